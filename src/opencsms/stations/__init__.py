@@ -1,0 +1,1 @@
+"""Live station sessions held by this node."""
