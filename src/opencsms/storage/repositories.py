@@ -1,0 +1,451 @@
+"""The ports of :mod:`opencsms.domain.ports` over SQLAlchemy Core.
+
+Each repository is bound to one :class:`AsyncConnection`, i.e. to whatever
+transaction the caller (normally :class:`~opencsms.storage.SqlUnitOfWork`)
+has open on it; repositories never commit. Rows are mapped to the frozen
+domain dataclasses by hand: it is a few lines per table and keeps the hot path
+free of ORM bookkeeping.
+
+Choices the ports leave open:
+
+* ``TransactionRepository.finish`` updates only a transaction of the same
+  station and raises :class:`LookupError` when there is none.
+* ``MeterValueRepository.for_station`` returns the *latest* ``limit`` samples,
+  oldest first (what a chart of recent readings wants).
+* "Newest first" for transactions means by ``started_at`` (then id); for status
+  history by ``updated_at`` (our receive time, then id).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Insert, Table, and_, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from opencsms.domain.model import (
+    ConnectorStatus,
+    IdTag,
+    MeterValue,
+    OrphanStop,
+    Station,
+    StationEvent,
+    StationInfo,
+    StatusReport,
+    StoredMeterValue,
+    TagStatus,
+    Transaction,
+    TransactionStart,
+    TransactionStop,
+)
+from opencsms.domain.ports import Repositories, StationExists
+from opencsms.storage.rows import (
+    connector_status_from_row,
+    id_tag_from_row,
+    info_values,
+    orphan_stop_from_row,
+    station_from_row,
+    stored_meter_value_from_row,
+    transaction_from_row,
+)
+from opencsms.storage.tables import (
+    connector_status,
+    id_tags,
+    meter_values,
+    orphan_stops,
+    station_events,
+    stations,
+    status_history,
+    transactions,
+)
+
+
+def _upsert(conn: AsyncConnection, table: Table, values: dict[str, Any], keys: list[str]) -> Insert:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE for SQLite and PostgreSQL alike."""
+    if conn.dialect.name == "postgresql":
+        pg = postgresql.insert(table).values(**values)
+        pg_set = {name: pg.excluded[name] for name in values if name not in keys}
+        return pg.on_conflict_do_update(index_elements=keys, set_=pg_set)
+    lite = sqlite.insert(table).values(**values)
+    lite_set = {name: lite.excluded[name] for name in values if name not in keys}
+    return lite.on_conflict_do_update(index_elements=keys, set_=lite_set)
+
+
+class SqlStationRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, station_id: str) -> Station | None:
+        row = (
+            await self._conn.execute(select(stations).where(stations.c.id == station_id))
+        ).first()
+        return None if row is None else station_from_row(row)
+
+    async def add(self, station: Station) -> None:
+        values: dict[str, Any] = {
+            "id": station.id,
+            "auth_key_hash": station.auth_key_hash,
+            "registered_at": station.registered_at,
+            "lenient_validation": station.lenient_validation,
+            "last_boot_at": station.last_boot_at,
+            "last_seen_at": station.last_seen_at,
+            **info_values(station.info),
+        }
+        # A savepoint keeps a duplicate from aborting the caller's transaction
+        # (PostgreSQL refuses every statement after an error until rollback).
+        try:
+            async with self._conn.begin_nested():
+                await self._conn.execute(insert(stations).values(values))
+        except IntegrityError as exc:
+            raise StationExists(station.id) from exc
+
+    async def remove(self, station_id: str) -> bool:
+        # The current connector state belongs to the registration; history stays.
+        await self._conn.execute(
+            delete(connector_status).where(connector_status.c.station_id == station_id)
+        )
+        result = await self._conn.execute(delete(stations).where(stations.c.id == station_id))
+        return result.rowcount > 0
+
+    async def list(self) -> builtins.list[Station]:
+        result = await self._conn.execute(select(stations).order_by(stations.c.id))
+        return [station_from_row(row) for row in result]
+
+    async def set_auth_key_hash(self, station_id: str, key_hash: str) -> bool:
+        return await self._update(station_id, auth_key_hash=key_hash)
+
+    async def set_lenient_validation(self, station_id: str, lenient: bool) -> bool:
+        return await self._update(station_id, lenient_validation=lenient)
+
+    async def record_boot(self, station_id: str, info: StationInfo, at: datetime) -> None:
+        await self._update(station_id, last_boot_at=at, last_seen_at=at, **info_values(info))
+
+    async def record_seen(self, station_id: str, at: datetime) -> None:
+        await self._update(station_id, last_seen_at=at)
+
+    async def _update(self, station_id: str, **values: Any) -> bool:
+        result = await self._conn.execute(
+            update(stations).where(stations.c.id == station_id).values(**values)
+        )
+        return result.rowcount > 0
+
+
+class SqlConnectorStatusRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def record(self, station_id: str, report: StatusReport, received_at: datetime) -> None:
+        values = {
+            "station_id": station_id,
+            "connector_id": report.connector_id,
+            "status": report.status,
+            "error_code": report.error_code,
+            "updated_at": received_at,
+            "timestamp": report.timestamp,
+            "info": report.info,
+            "vendor_id": report.vendor_id,
+            "vendor_error_code": report.vendor_error_code,
+        }
+        await self._conn.execute(
+            _upsert(self._conn, connector_status, values, ["station_id", "connector_id"])
+        )
+        await self._conn.execute(insert(status_history), values)
+
+    async def current(self, station_id: str) -> list[ConnectorStatus]:
+        result = await self._conn.execute(
+            select(connector_status)
+            .where(connector_status.c.station_id == station_id)
+            .order_by(connector_status.c.connector_id)
+        )
+        return [connector_status_from_row(row) for row in result]
+
+    async def history(
+        self, station_id: str, connector_id: int | None = None, limit: int = 100
+    ) -> list[ConnectorStatus]:
+        stmt = select(status_history).where(status_history.c.station_id == station_id)
+        if connector_id is not None:
+            stmt = stmt.where(status_history.c.connector_id == connector_id)
+        stmt = stmt.order_by(status_history.c.updated_at.desc(), status_history.c.id.desc())
+        result = await self._conn.execute(stmt.limit(limit))
+        return [connector_status_from_row(row) for row in result]
+
+
+class SqlIdTagRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, id_tag: str) -> IdTag | None:
+        stmt = select(id_tags).where(id_tags.c.id_tag == id_tag)
+        row = (await self._conn.execute(stmt)).first()
+        return None if row is None else id_tag_from_row(row)
+
+    async def put(self, tag: IdTag) -> None:
+        values = {
+            "id_tag": tag.id_tag,
+            "status": tag.status,
+            "expiry_date": tag.expiry_date,
+            "parent_id_tag": tag.parent_id_tag,
+        }
+        await self._conn.execute(_upsert(self._conn, id_tags, values, ["id_tag"]))
+
+    async def list(self) -> builtins.list[IdTag]:
+        result = await self._conn.execute(select(id_tags).order_by(id_tags.c.id_tag))
+        return [id_tag_from_row(row) for row in result]
+
+
+class SqlTransactionRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def find_start(self, start: TransactionStart) -> Transaction | None:
+        c = transactions.c
+        row = (
+            await self._conn.execute(
+                select(transactions).where(
+                    c.station_id == start.station_id,
+                    c.connector_id == start.connector_id,
+                    c.id_tag == start.id_tag,
+                    c.started_at == start.started_at,
+                    c.meter_start == start.meter_start,
+                )
+            )
+        ).first()
+        return None if row is None else transaction_from_row(row)
+
+    async def find_active_for_tag(self, id_tag: str) -> Transaction | None:
+        c = transactions.c
+        row = (
+            await self._conn.execute(
+                select(transactions)
+                .where(c.id_tag == id_tag, c.stopped_at.is_(None))
+                .order_by(c.id.desc())
+                .limit(1)
+            )
+        ).first()
+        return None if row is None else transaction_from_row(row)
+
+    async def create(self, start: TransactionStart, tag_status: TagStatus) -> Transaction:
+        row = (
+            await self._conn.execute(
+                insert(transactions)
+                .values(
+                    station_id=start.station_id,
+                    connector_id=start.connector_id,
+                    id_tag=start.id_tag,
+                    tag_status=tag_status,
+                    meter_start=start.meter_start,
+                    started_at=start.started_at,
+                    reservation_id=start.reservation_id,
+                    meter_anomaly=False,
+                )
+                .returning(transactions)
+            )
+        ).one()
+        return transaction_from_row(row)
+
+    async def get(self, transaction_id: int) -> Transaction | None:
+        row = (
+            await self._conn.execute(
+                select(transactions).where(transactions.c.id == transaction_id)
+            )
+        ).first()
+        return None if row is None else transaction_from_row(row)
+
+    async def finish(
+        self, stop: TransactionStop, energy_wh: int | None, meter_anomaly: bool
+    ) -> Transaction:
+        c = transactions.c
+        row = (
+            await self._conn.execute(
+                update(transactions)
+                .where(c.id == stop.transaction_id, c.station_id == stop.station_id)
+                .values(
+                    meter_stop=stop.meter_stop,
+                    stopped_at=stop.stopped_at,
+                    stop_reason=stop.reason,
+                    stop_id_tag=stop.id_tag,
+                    energy_wh=energy_wh,
+                    meter_anomaly=meter_anomaly,
+                )
+                .returning(transactions)
+            )
+        ).first()
+        if row is None:
+            raise LookupError(
+                f"no transaction {stop.transaction_id} of station {stop.station_id!r}"
+            )
+        return transaction_from_row(row)
+
+    async def list(
+        self, station_id: str | None = None, active_only: bool = False, limit: int = 100
+    ) -> builtins.list[Transaction]:
+        c = transactions.c
+        stmt = select(transactions)
+        if station_id is not None:
+            stmt = stmt.where(c.station_id == station_id)
+        if active_only:
+            stmt = stmt.where(c.stopped_at.is_(None))
+        stmt = stmt.order_by(c.started_at.desc(), c.id.desc()).limit(limit)
+        return [transaction_from_row(row) for row in await self._conn.execute(stmt)]
+
+    async def find_orphan_stop(self, stop: TransactionStop) -> OrphanStop | None:
+        c = orphan_stops.c
+        row = (
+            await self._conn.execute(
+                select(orphan_stops)
+                .where(
+                    and_(
+                        c.station_id == stop.station_id,
+                        c.reported_transaction_id == stop.transaction_id,
+                        c.stopped_at == stop.stopped_at,
+                        c.meter_stop == stop.meter_stop,
+                    )
+                )
+                .order_by(c.id)
+                .limit(1)
+            )
+        ).first()
+        return None if row is None else orphan_stop_from_row(row)
+
+    async def add_orphan_stop(self, stop: TransactionStop, received_at: datetime) -> OrphanStop:
+        row = (
+            await self._conn.execute(
+                insert(orphan_stops)
+                .values(
+                    station_id=stop.station_id,
+                    reported_transaction_id=stop.transaction_id,
+                    meter_stop=stop.meter_stop,
+                    stopped_at=stop.stopped_at,
+                    received_at=received_at,
+                    reason=stop.reason,
+                    id_tag=stop.id_tag,
+                )
+                .returning(orphan_stops)
+            )
+        ).one()
+        return orphan_stop_from_row(row)
+
+    async def list_orphan_stops(self, station_id: str | None = None) -> builtins.list[OrphanStop]:
+        stmt = select(orphan_stops)
+        if station_id is not None:
+            stmt = stmt.where(orphan_stops.c.station_id == station_id)
+        stmt = stmt.order_by(orphan_stops.c.received_at, orphan_stops.c.id)
+        return [orphan_stop_from_row(row) for row in await self._conn.execute(stmt)]
+
+
+class SqlMeterValueRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(
+        self,
+        station_id: str,
+        connector_id: int,
+        transaction_id: int | None,
+        reported_transaction_id: int | None,
+        values: Sequence[MeterValue],
+        received_at: datetime,
+    ) -> int:
+        rows = [
+            {
+                "station_id": station_id,
+                "connector_id": connector_id,
+                "transaction_id": transaction_id,
+                "reported_transaction_id": reported_transaction_id,
+                "timestamp": value.timestamp,
+                "received_at": received_at,
+                "value": sample.value,
+                "measurand": sample.measurand,
+                "unit": sample.unit,
+                "phase": sample.phase,
+                "context": sample.context,
+                "location": sample.location,
+                "format": sample.format,
+            }
+            for value in values
+            for sample in value.sampled_values
+        ]
+        if rows:
+            await self._conn.execute(insert(meter_values), rows)  # one executemany
+        return len(rows)
+
+    async def for_transaction(self, transaction_id: int) -> list[StoredMeterValue]:
+        c = meter_values.c
+        result = await self._conn.execute(
+            select(meter_values)
+            .where(c.transaction_id == transaction_id)
+            .order_by(c.timestamp, c.id)
+        )
+        return [stored_meter_value_from_row(row) for row in result]
+
+    async def for_station(self, station_id: str, limit: int = 1000) -> list[StoredMeterValue]:
+        c = meter_values.c
+        latest = (
+            select(meter_values)
+            .where(c.station_id == station_id)
+            .order_by(c.timestamp.desc(), c.id.desc())
+            .limit(limit)
+            .subquery()
+        )
+        result = await self._conn.execute(select(latest).order_by(latest.c.timestamp, latest.c.id))
+        return [stored_meter_value_from_row(row) for row in result]
+
+
+class SqlStationEventRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, event: StationEvent) -> None:
+        await self._conn.execute(
+            insert(station_events).values(
+                station_id=event.station_id,
+                kind=event.kind,
+                payload=event.payload,
+                received_at=event.received_at,
+            )
+        )
+
+    async def list(self, station_id: str, kind: str | None = None) -> builtins.list[StationEvent]:
+        c = station_events.c
+        stmt = select(station_events).where(c.station_id == station_id)
+        if kind is not None:
+            stmt = stmt.where(c.kind == kind)
+        result = await self._conn.execute(stmt.order_by(c.received_at, c.id))
+        return [
+            StationEvent(
+                station_id=row.station_id,
+                kind=row.kind,
+                payload=row.payload,
+                received_at=row.received_at,
+                id=row.id,
+            )
+            for row in result
+        ]
+
+
+def repositories(conn: AsyncConnection) -> Repositories:
+    """All repositories bound to ``conn`` (and so to its current transaction)."""
+    return Repositories(
+        stations=SqlStationRepository(conn),
+        connectors=SqlConnectorStatusRepository(conn),
+        id_tags=SqlIdTagRepository(conn),
+        transactions=SqlTransactionRepository(conn),
+        meter_values=SqlMeterValueRepository(conn),
+        events=SqlStationEventRepository(conn),
+    )
+
+
+__all__ = [
+    "SqlConnectorStatusRepository",
+    "SqlIdTagRepository",
+    "SqlMeterValueRepository",
+    "SqlStationEventRepository",
+    "SqlStationRepository",
+    "SqlTransactionRepository",
+    "repositories",
+]

@@ -1,0 +1,252 @@
+"""Table definitions (SQLAlchemy Core) shared by the repositories and the migrations.
+
+Why Core and not the ORM: every OCPP message of every station ends in one of
+these tables; Core statements skip the identity map and unit-of-work
+bookkeeping the ORM would do per row.
+
+Conventions:
+
+* Times go through :class:`UtcDateTime`, which stores UTC and always hands back
+  timezone-aware UTC datetimes, on SQLite (which has no time zones) and on
+  PostgreSQL (``timestamptz``). A naive datetime is refused rather than guessed.
+* Enums are stored as their string values (``VARCHAR``, no native enum type), so
+  adding a value never needs an ``ALTER TYPE``.
+* No foreign key points at ``stations``: transactions, meter values and history
+  are records that must outlive a station's registration.
+* Constraint and index names follow :data:`NAMING_CONVENTION`, so Alembic can
+  address them by name on both backends.
+
+The initial migration (``migrations/versions/0001_initial.py``) creates exactly
+these tables; change both together.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Enum,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from opencsms.domain.model import TagStatus
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A ``DateTime`` that is stored in UTC and always read back aware, in UTC.
+
+    SQLite keeps ``DATETIME`` as fixed-width text without an offset, so values
+    are converted to UTC and stripped of their tzinfo before binding (the
+    fixed width keeps text comparison and ordering correct). PostgreSQL stores
+    ``timestamptz``; asyncpg returns it aware already, normalised here to UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: opencsms stores aware UTC times only")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _enum_values(enum: type[TagStatus]) -> list[str]:
+    return [member.value for member in enum]
+
+
+TAG_STATUS = Enum(
+    TagStatus,
+    name="tag_status",
+    native_enum=False,
+    create_constraint=False,
+    length=20,
+    values_callable=_enum_values,
+    validate_strings=True,
+)
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
+PAYLOAD_JSON: Any = JSON().with_variant(JSONB(), "postgresql")
+
+
+stations = Table(
+    "stations",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("auth_key_hash", Text, nullable=True),
+    Column("registered_at", UtcDateTime, nullable=False),
+    Column("lenient_validation", Boolean, nullable=False, default=False),
+    # BootNotification fields; info_vendor IS NULL means "never booted".
+    Column("info_vendor", String(255)),
+    Column("info_model", String(255)),
+    Column("info_serial_number", String(255)),
+    Column("info_charge_box_serial_number", String(255)),
+    Column("info_firmware_version", String(255)),
+    Column("info_iccid", String(255)),
+    Column("info_imsi", String(255)),
+    Column("info_meter_type", String(255)),
+    Column("info_meter_serial_number", String(255)),
+    Column("last_boot_at", UtcDateTime),
+    Column("last_seen_at", UtcDateTime),
+)
+
+connector_status = Table(
+    "connector_status",
+    metadata,
+    Column("station_id", String(255), nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("status", String(50), nullable=False),
+    Column("error_code", String(50), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("timestamp", UtcDateTime),
+    Column("info", String(255)),
+    Column("vendor_id", String(255)),
+    Column("vendor_error_code", String(255)),
+    PrimaryKeyConstraint("station_id", "connector_id"),
+)
+
+status_history = Table(
+    "status_history",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("station_id", String(255), nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("status", String(50), nullable=False),
+    Column("error_code", String(50), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("timestamp", UtcDateTime),
+    Column("info", String(255)),
+    Column("vendor_id", String(255)),
+    Column("vendor_error_code", String(255)),
+    Index(None, "station_id", "updated_at"),
+)
+
+id_tags = Table(
+    "id_tags",
+    metadata,
+    Column("id_tag", String(255), primary_key=True),
+    Column("status", TAG_STATUS, nullable=False),
+    Column("expiry_date", UtcDateTime),
+    Column("parent_id_tag", String(255)),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    # The OCPP transactionId: a 32-bit integer on the wire, unique system-wide.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("station_id", String(255), nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("id_tag", String(255), nullable=False),
+    Column("tag_status", TAG_STATUS, nullable=False),
+    Column("meter_start", BigInteger, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("reservation_id", Integer),
+    Column("meter_stop", BigInteger),
+    Column("stopped_at", UtcDateTime),
+    Column("stop_reason", String(50)),
+    Column("stop_id_tag", String(255)),
+    Column("energy_wh", BigInteger),
+    Column("meter_anomaly", Boolean, nullable=False, default=False),
+    # Replay detection (find_start) is a lookup on exactly these columns.
+    UniqueConstraint(
+        "station_id",
+        "connector_id",
+        "id_tag",
+        "started_at",
+        "meter_start",
+        name="uq_transactions_start_identity",
+    ),
+    Index(None, "station_id", "started_at"),
+)
+# Partial index: only active transactions are ever looked up by tag.
+Index(
+    "ix_transactions_active_id_tag",
+    transactions.c.id_tag,
+    sqlite_where=transactions.c.stopped_at.is_(None),
+    postgresql_where=transactions.c.stopped_at.is_(None),
+)
+
+orphan_stops = Table(
+    "orphan_stops",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("station_id", String(255), nullable=False),
+    Column("reported_transaction_id", BigInteger, nullable=False),
+    Column("meter_stop", BigInteger, nullable=False),
+    Column("stopped_at", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("reason", String(50)),
+    Column("id_tag", String(255)),
+    Index(None, "station_id", "reported_transaction_id"),
+)
+
+meter_values = Table(
+    "meter_values",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("station_id", String(255), nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("transaction_id", Integer),  # ours; no FK: samples may arrive first
+    Column("reported_transaction_id", BigInteger),  # as the station sent it
+    Column("timestamp", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("value", String(255), nullable=False),
+    Column("measurand", String(100), nullable=False),
+    Column("unit", String(50)),
+    Column("phase", String(10)),
+    Column("context", String(50)),
+    Column("location", String(50)),
+    Column("format", String(20)),
+    Index(None, "transaction_id"),
+    Index(None, "station_id", "timestamp"),
+)
+
+station_events = Table(
+    "station_events",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("station_id", String(255), nullable=False),
+    Column("kind", String(100), nullable=False),
+    Column("payload", PAYLOAD_JSON, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Index(None, "station_id", "received_at"),
+)
