@@ -9,6 +9,10 @@ leak does not hand out working keys.
 The two wire forms cannot be confused: raw octets are 16–20 bytes long, the
 hex form 32–40 characters, so exactly one scrypt run decides a login.
 
+What is hashed is ``len(octets)`` as one byte followed by the octets. The
+length prefix matters: scrypt's PBKDF2-HMAC zero-pads short HMAC keys, so
+without it ``K`` and ``K + b"\\x00"`` would hash alike and both verify.
+
 The hash string is self-describing (``scrypt$<log2N>$<r>$<p>$<salt>$<hash>``)
 so the cost can be raised later without invalidating stored hashes. We use
 :func:`hashlib.scrypt` (OpenSSL; releases the GIL) rather than a password
@@ -101,6 +105,11 @@ def _check_cost(cost: int) -> None:
         raise ValueError(f"scrypt cost (log2 N) must be in {MIN_COST}..{MAX_COST}")
 
 
+def _encode(octets: bytes) -> bytes:
+    """Length-prefixed scrypt input (see the module docstring for why)."""
+    return bytes([min(len(octets), 255)]) + octets
+
+
 def _scrypt(secret: bytes, salt: bytes, cost: int, r: int, p: int, length: int) -> bytes:
     n = 1 << cost
     # hashlib's default maxmem (32 MiB) is exactly what cost 15 needs: leave room.
@@ -113,10 +122,15 @@ def _b64(data: bytes) -> str:
 
 
 def hash_key(key: bytes, cost: int = 14) -> str:
-    """Salted scrypt hash of the key octets: ``scrypt$<log2N>$<r>$<p>$<salt>$<hash>``."""
+    """Salted scrypt hash of the key octets: ``scrypt$<log2N>$<r>$<p>$<salt>$<hash>``.
+
+    ``key`` is the canonical octets (:func:`parse_key`), 16–20 of them.
+    """
     _check_cost(cost)
+    if not MIN_KEY_OCTETS <= len(key) <= MAX_KEY_OCTETS:
+        raise InvalidKey(f"AuthorizationKey must be {MIN_KEY_OCTETS}-{MAX_KEY_OCTETS} octets")
     salt = secrets.token_bytes(_SALT_BYTES)
-    digest = _scrypt(key, salt, cost, _R, _P, _HASH_BYTES)
+    digest = _scrypt(_encode(key), salt, cost, _R, _P, _HASH_BYTES)
     return f"{_SCHEME}${cost}${_R}${_P}${_b64(salt)}${_b64(digest)}"
 
 
@@ -144,12 +158,14 @@ def verify_key(stored: str, password: bytes) -> bool:
     itself is malformed (a data problem the operator must see).
     """
     cost, r, p, salt, expected = _parse_stored(stored)
-    actual = _scrypt(key_octets(password), salt, cost, r, p, len(expected))
-    return hmac.compare_digest(actual, expected)
+    octets = key_octets(password)
+    actual = _scrypt(_encode(octets), salt, cost, r, p, len(expected))
+    right_length = MIN_KEY_OCTETS <= len(octets) <= MAX_KEY_OCTETS
+    return hmac.compare_digest(actual, expected) and right_length
 
 
 def dummy_verify(cost: int) -> None:
     """Spend the time of one :func:`verify_key` at ``cost`` (for unknown station ids)."""
     _check_cost(cost)
-    actual = _scrypt(b"\x00" * MAX_KEY_OCTETS, _DUMMY_SALT, cost, _R, _P, _HASH_BYTES)
+    actual = _scrypt(_encode(bytes(MAX_KEY_OCTETS)), _DUMMY_SALT, cost, _R, _P, _HASH_BYTES)
     hmac.compare_digest(actual, bytes(_HASH_BYTES))

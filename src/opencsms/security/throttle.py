@@ -80,8 +80,7 @@ class LoginThrottle:
         self._base_delay = base_delay
         self._max_delay = max_delay
         # Enough events to reach max_delay; more would not change the penalty.
-        doublings = math.ceil(math.log2(max(max_delay / base_delay, 1.0))) + 1
-        max_events = threshold + doublings
+        max_events = threshold + math.ceil(math.log2(max(max_delay / base_delay, 1.0)))
         self._by_id = _WindowCounter(window, max_tracked, max_events)
         self._by_address = _WindowCounter(window, max_tracked, max_events)
 
