@@ -99,8 +99,7 @@ async def serve_stations(
             header = None
         address = connection.remote_address[0] if connection.remote_address else "?"
         if not await authenticate(station_id, header, address):
-            log.info("station refused: authentication", station=station_id, address=address)
-            return _unauthorized(connection)
+            return _unauthorized(connection)  # the authenticator logged why
         if SUBPROTOCOL not in offered_subprotocols(request):
             log.info("station refused: subprotocol", station=station_id)
             return connection.respond(

@@ -126,7 +126,11 @@ class OcppSession:
         await self.transport.close(code, reason)
 
     async def call(
-        self, action: str, payload: Payload, *, timeout: float | None = None  # noqa: ASYNC109
+        self,
+        action: str,
+        payload: Payload,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109
     ) -> Payload:
         """Send a CALL and return the CALLRESULT payload.
 
@@ -229,8 +233,9 @@ class OcppSession:
                 if not self.lenient:
                     self.log.info("invalid payload", action=call.action, error=exc.description)
                     return _error_reply(call.unique_id, exc), None
-                self.log.warning("lenient: invalid payload accepted", action=call.action,
-                                 error=exc.description)
+                self.log.warning(
+                    "lenient: invalid payload accepted", action=call.action, error=exc.description
+                )
         try:
             result = await route.handler(self, call.payload)
         except OCPPError as exc:

@@ -1,0 +1,61 @@
+"""Test stations: the ``ocpp`` package's ChargePoint over a real WSS connection."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ocpp.v16 import ChargePoint
+from websockets.asyncio.client import ClientConnection, connect
+
+from opencsms.app import CentralSystem
+from opencsms.security.tls import client_ssl_context
+
+
+def basic_auth(username: str, password: str | bytes) -> str:
+    raw = password if isinstance(password, bytes) else password.encode()
+    token = base64.b64encode(username.encode() + b":" + raw).decode()
+    return f"Basic {token}"
+
+
+async def open_socket(
+    central: CentralSystem,
+    station_id: str,
+    password: str | bytes | None,
+    *,
+    username: str | None = None,
+    subprotocols: list[str] | None = None,
+    **options: Any,
+) -> ClientConnection:
+    headers = {}
+    if password is not None:
+        headers["Authorization"] = basic_auth(username or station_id, password)
+    assert central.ca_file is not None
+    return await connect(
+        f"{central.ocpp_url}/{station_id}",
+        ssl=client_ssl_context(central.ca_file),
+        subprotocols=subprotocols if subprotocols is not None else ["ocpp1.6"],  # type: ignore[arg-type]
+        additional_headers=headers,
+        open_timeout=10,
+        **options,
+    )
+
+
+@contextlib.asynccontextmanager
+async def ocpp_station(
+    central: CentralSystem, station_id: str, password: str | bytes
+) -> AsyncIterator[ChargePoint]:
+    """A connected ``ocpp.v16.ChargePoint`` whose receive loop runs in the background."""
+    ws = await open_socket(central, station_id, password)
+    station = ChargePoint(station_id, ws, response_timeout=10)
+    loop = asyncio.create_task(station.start())
+    try:
+        yield station
+    finally:
+        await ws.close()
+        loop.cancel()
+        with contextlib.suppress(BaseException):
+            await loop
