@@ -22,6 +22,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from opencsms.storage.database import WRITER_OPTION
+
 SCRIPT_LOCATION = Path(__file__).resolve().parent
 _PG_MIGRATION_LOCK = 0x6F63_736D_7300  # arbitrary, constant: "ocsms"
 
@@ -43,12 +45,17 @@ def head_revision() -> str:
 
 async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
     """Upgrade the database behind ``engine`` to ``revision`` (idempotent)."""
-    async with engine.begin() as conn:
+    async with engine.connect() as conn:
+        # SQLite: BEGIN IMMEDIATE, so a second process waits (busy_timeout) for the
+        # first to finish instead of failing to upgrade its read snapshot.
+        await conn.execution_options(**{WRITER_OPTION: True})
+        await conn.begin()
         if conn.dialect.name == "postgresql":
             await conn.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
             )
         await conn.run_sync(_upgrade, revision)
+        await conn.commit()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
