@@ -1,0 +1,5 @@
+"""``python -m opencsms`` is the ``opencsms`` command."""
+
+from opencsms.cli.main import app
+
+app()
