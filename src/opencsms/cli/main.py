@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -97,12 +97,6 @@ def serve(
     logs.configure(settings.log_level, settings.log_json)
 
     async def main() -> None:
-        try:
-            import uvloop
-
-            uvloop.install()
-        except ImportError:  # pragma: no cover - Windows
-            pass
         system = CentralSystem(settings)
         await system.start()
         console.print(f"[bold green]opencsms[/] listening on {system.ocpp_url}/<chargePointId>")
@@ -115,9 +109,19 @@ def serve(
             await system.stop()
 
     try:
-        asyncio.run(main())
+        _run_loop(main())
     except KeyboardInterrupt:
         pass
+
+
+def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """uvloop where available: it must own the loop from the start."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - Windows
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 @stations_app.command("add")
