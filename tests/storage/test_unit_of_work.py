@@ -98,6 +98,31 @@ async def test_raising_item_is_rolled_back_and_the_rest_of_its_batch_commits(
     assert uow.items_failed == 2
 
 
+async def test_a_failing_item_runs_once_the_others_at_most_twice(uow: SqlUnitOfWork) -> None:
+    runs: dict[str, int] = {}
+
+    def counted(name: str, fail: bool = False):  # type: ignore[no-untyped-def]
+        async def work(r: Repositories) -> str:
+            runs[name] = runs.get(name, 0) + 1
+            await r.stations.add(station(name))
+            if fail:
+                raise ValueError(name)
+            return name
+
+        return work
+
+    results = await asyncio.gather(
+        uow.run(counted("A")),
+        uow.run(counted("B", fail=True)),
+        uow.run(counted("C")),
+        return_exceptions=True,
+    )
+    assert results[0] == "A" and isinstance(results[1], ValueError) and results[2] == "C"
+    assert runs == {"A": 2, "B": 1, "C": 1}  # A ran before the failure, re-run after rollback
+    assert uow.batches_rerun == 1
+    assert await station_ids(uow) == ["A", "C"]
+
+
 async def test_items_of_a_batch_read_earlier_items_writes(uow: SqlUnitOfWork) -> None:
     async def sees_cp1(r: Repositories) -> bool:
         return await r.stations.get("CP-1") is not None
