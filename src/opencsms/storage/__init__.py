@@ -10,7 +10,8 @@ What lives where:
   from the installed package, no ``alembic.ini`` needed.
 * ``rows.py`` — rows to domain dataclasses and back.
 * ``repositories.py`` — one class per port, bound to an ``AsyncConnection``;
-  :func:`repositories` builds the ``Repositories`` bundle.
+  :func:`repositories` builds the ``Repositories`` bundle
+  (``transaction_repository.py`` holds the transactions one, for size).
 * ``unit_of_work.py`` — :class:`SqlUnitOfWork`, the ``UnitOfWork`` with group
   commit (one writer task, one transaction and one fsync per batch).
 

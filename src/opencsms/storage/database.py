@@ -22,6 +22,8 @@ see, and interfere with, the writer's open transaction.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -110,9 +112,9 @@ def _install_sqlite_hooks(engine: AsyncEngine, synchronous: str) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            _ensure_wal(cursor)
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
             cursor.close()
@@ -123,3 +125,27 @@ def _install_sqlite_hooks(engine: AsyncEngine, synchronous: str) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN")
+
+
+def _ensure_wal(cursor: Any) -> None:
+    """Switch to WAL (persistent in the file, so normally a no-op read).
+
+    Switching a new file needs an exclusive lock, and SQLite answers "database
+    is locked" at once, ignoring ``busy_timeout``, while another connection (a
+    second node starting, a concurrent migration) holds it; so retry for a
+    while. This sleeps in the event loop, but only on a fresh file under
+    contention, once.
+    """
+    cursor.execute("PRAGMA journal_mode")
+    if str(cursor.fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.fetchall()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)

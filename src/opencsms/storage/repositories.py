@@ -3,8 +3,9 @@
 Each repository is bound to one :class:`AsyncConnection`, i.e. to whatever
 transaction the caller (normally :class:`~opencsms.storage.SqlUnitOfWork`)
 has open on it; repositories never commit. Rows are mapped to the frozen
-domain dataclasses by hand: it is a few lines per table and keeps the hot path
-free of ORM bookkeeping.
+domain dataclasses by hand (``rows.py``): a few lines per table, and the hot
+path stays free of ORM bookkeeping. The transaction repository lives in
+``transaction_repository.py`` and is re-exported here.
 
 Choices the ports leave open:
 
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Table, and_, delete, insert, select, update
+from sqlalchemy import Insert, Table, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -32,37 +33,29 @@ from opencsms.domain.model import (
     ConnectorStatus,
     IdTag,
     MeterValue,
-    OrphanStop,
     Station,
     StationEvent,
     StationInfo,
     StatusReport,
     StoredMeterValue,
-    TagStatus,
-    Transaction,
-    TransactionStart,
-    TransactionStop,
 )
 from opencsms.domain.ports import Repositories, StationExists
 from opencsms.storage.rows import (
     connector_status_from_row,
     id_tag_from_row,
     info_values,
-    orphan_stop_from_row,
     station_from_row,
     stored_meter_value_from_row,
-    transaction_from_row,
 )
 from opencsms.storage.tables import (
     connector_status,
     id_tags,
     meter_values,
-    orphan_stops,
     station_events,
     stations,
     status_history,
-    transactions,
 )
+from opencsms.storage.transaction_repository import SqlTransactionRepository
 
 
 def _upsert(conn: AsyncConnection, table: Table, values: dict[str, Any], keys: list[str]) -> Insert:
@@ -196,146 +189,6 @@ class SqlIdTagRepository:
     async def list(self) -> builtins.list[IdTag]:
         result = await self._conn.execute(select(id_tags).order_by(id_tags.c.id_tag))
         return [id_tag_from_row(row) for row in result]
-
-
-class SqlTransactionRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
-
-    async def find_start(self, start: TransactionStart) -> Transaction | None:
-        c = transactions.c
-        row = (
-            await self._conn.execute(
-                select(transactions).where(
-                    c.station_id == start.station_id,
-                    c.connector_id == start.connector_id,
-                    c.id_tag == start.id_tag,
-                    c.started_at == start.started_at,
-                    c.meter_start == start.meter_start,
-                )
-            )
-        ).first()
-        return None if row is None else transaction_from_row(row)
-
-    async def find_active_for_tag(self, id_tag: str) -> Transaction | None:
-        c = transactions.c
-        row = (
-            await self._conn.execute(
-                select(transactions)
-                .where(c.id_tag == id_tag, c.stopped_at.is_(None))
-                .order_by(c.id.desc())
-                .limit(1)
-            )
-        ).first()
-        return None if row is None else transaction_from_row(row)
-
-    async def create(self, start: TransactionStart, tag_status: TagStatus) -> Transaction:
-        row = (
-            await self._conn.execute(
-                insert(transactions)
-                .values(
-                    station_id=start.station_id,
-                    connector_id=start.connector_id,
-                    id_tag=start.id_tag,
-                    tag_status=tag_status,
-                    meter_start=start.meter_start,
-                    started_at=start.started_at,
-                    reservation_id=start.reservation_id,
-                    meter_anomaly=False,
-                )
-                .returning(transactions)
-            )
-        ).one()
-        return transaction_from_row(row)
-
-    async def get(self, transaction_id: int) -> Transaction | None:
-        row = (
-            await self._conn.execute(
-                select(transactions).where(transactions.c.id == transaction_id)
-            )
-        ).first()
-        return None if row is None else transaction_from_row(row)
-
-    async def finish(
-        self, stop: TransactionStop, energy_wh: int | None, meter_anomaly: bool
-    ) -> Transaction:
-        c = transactions.c
-        row = (
-            await self._conn.execute(
-                update(transactions)
-                .where(c.id == stop.transaction_id, c.station_id == stop.station_id)
-                .values(
-                    meter_stop=stop.meter_stop,
-                    stopped_at=stop.stopped_at,
-                    stop_reason=stop.reason,
-                    stop_id_tag=stop.id_tag,
-                    energy_wh=energy_wh,
-                    meter_anomaly=meter_anomaly,
-                )
-                .returning(transactions)
-            )
-        ).first()
-        if row is None:
-            raise LookupError(
-                f"no transaction {stop.transaction_id} of station {stop.station_id!r}"
-            )
-        return transaction_from_row(row)
-
-    async def list(
-        self, station_id: str | None = None, active_only: bool = False, limit: int = 100
-    ) -> builtins.list[Transaction]:
-        c = transactions.c
-        stmt = select(transactions)
-        if station_id is not None:
-            stmt = stmt.where(c.station_id == station_id)
-        if active_only:
-            stmt = stmt.where(c.stopped_at.is_(None))
-        stmt = stmt.order_by(c.started_at.desc(), c.id.desc()).limit(limit)
-        return [transaction_from_row(row) for row in await self._conn.execute(stmt)]
-
-    async def find_orphan_stop(self, stop: TransactionStop) -> OrphanStop | None:
-        c = orphan_stops.c
-        row = (
-            await self._conn.execute(
-                select(orphan_stops)
-                .where(
-                    and_(
-                        c.station_id == stop.station_id,
-                        c.reported_transaction_id == stop.transaction_id,
-                        c.stopped_at == stop.stopped_at,
-                        c.meter_stop == stop.meter_stop,
-                    )
-                )
-                .order_by(c.id)
-                .limit(1)
-            )
-        ).first()
-        return None if row is None else orphan_stop_from_row(row)
-
-    async def add_orphan_stop(self, stop: TransactionStop, received_at: datetime) -> OrphanStop:
-        row = (
-            await self._conn.execute(
-                insert(orphan_stops)
-                .values(
-                    station_id=stop.station_id,
-                    reported_transaction_id=stop.transaction_id,
-                    meter_stop=stop.meter_stop,
-                    stopped_at=stop.stopped_at,
-                    received_at=received_at,
-                    reason=stop.reason,
-                    id_tag=stop.id_tag,
-                )
-                .returning(orphan_stops)
-            )
-        ).one()
-        return orphan_stop_from_row(row)
-
-    async def list_orphan_stops(self, station_id: str | None = None) -> builtins.list[OrphanStop]:
-        stmt = select(orphan_stops)
-        if station_id is not None:
-            stmt = stmt.where(orphan_stops.c.station_id == station_id)
-        stmt = stmt.order_by(orphan_stops.c.received_at, orphan_stops.c.id)
-        return [orphan_stop_from_row(row) for row in await self._conn.execute(stmt)]
 
 
 class SqlMeterValueRepository:
