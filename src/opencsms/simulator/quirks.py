@@ -1,0 +1,64 @@
+"""Fault and quirk modes real fleets have, selectable per simulated station.
+
+Smart-charging quirks become extra acceptance rules of the profile store
+(SetChargingProfile answers Rejected); link quirks (duplicates, slow or
+missing replies) live in :class:`~opencsms.simulator.journal.JournalTransport`;
+the "first non-zero limit after a 0 A pause is ignored" quirk lives in the
+simulated pilot. Faults (Faulted with an error code, dropped connections)
+are actions on :class:`~opencsms.simulator.station.SimulatedStation`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from opencsms.chargepoint.smart_charging import ChargingProfile, ProfileCheck
+
+
+@dataclass(frozen=True, slots=True)
+class Quirks:
+    only_stack_level_0: bool = False
+    rejected_units: frozenset[str] = frozenset()
+    """{"W"}: rejects power profiles; {"A"}: accepts only W."""
+    max_periods: int | None = None
+    """Rejects schedules with more periods, whatever ChargingScheduleMaxPeriods says."""
+    required_kind: str | None = None
+    """"Absolute" or "Relative": rejects profiles of any other kind."""
+    tx_profile_needs_transaction_id: bool = False
+    ignore_first_limit_after_pause: bool = False
+    duplicate_calls: bool = False
+    """Every CALL it sends goes out twice with the same message id."""
+    reply_delay: float = 0.0
+    """Real seconds before each reply to the central system."""
+    drop_replies: bool = False
+    """Never answers the central system's CALLs."""
+    boot_on_reconnect: bool = False
+    """Sends BootNotification on every reconnect, not only after a reboot."""
+
+    def profile_checks(self) -> list[ProfileCheck]:
+        checks: list[ProfileCheck] = []
+        if self.only_stack_level_0:
+            checks.append(lambda _c, p: None if p.stack_level == 0 else "stack level must be 0")
+        if self.rejected_units:
+            units = self.rejected_units
+            checks.append(
+                lambda _c, p: f"unit {p.schedule.unit} unsupported"
+                if p.schedule.unit in units else None
+            )
+        if self.max_periods is not None:
+            limit = self.max_periods
+            checks.append(
+                lambda _c, p: "too many periods" if len(p.schedule.periods) > limit else None
+            )
+        if self.required_kind is not None:
+            kind = self.required_kind
+            checks.append(lambda _c, p: None if p.kind == kind else f"only {kind} profiles")
+        if self.tx_profile_needs_transaction_id:
+            checks.append(_needs_transaction_id)
+        return checks
+
+
+def _needs_transaction_id(_connector: int, profile: ChargingProfile) -> str | None:
+    if profile.purpose == "TxProfile" and profile.transaction_id is None:
+        return "TxProfile without transactionId"
+    return None
