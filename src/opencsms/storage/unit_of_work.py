@@ -24,10 +24,12 @@ must confine its effects to the database (which the port asks anyway).
 Why not a savepoint per item always (the obvious design, tried first): a
 savepoint is two more statements per item, and statements are what a batch
 costs. ``bench/storage_group_commit.py`` (200 writers, one MeterValues with two
-samples each) measured group commit *with* per-item savepoints at ~550 items/s
-against ~1,450 without on SQLite FULL (each statement is several hops to
-aiosqlite's thread, ~0.5 ms here) and ~630 against ~2,300 on PostgreSQL (each
-savepoint has a new name, so asyncpg prepares it afresh). Failures in work are
+samples each; shared 2-CPU VM, noisy) measured with per-item savepoints
+500-1,000 items/s against ~1,900 without on SQLite FULL (each statement is
+several hops to aiosqlite's thread, ~0.5 ms here) and 630-950 against
+2,300-2,550 on PostgreSQL (each savepoint has a new name, so asyncpg prepares
+it afresh). A batch with a failing item costs about what the savepoint design
+always costs. Failures in work are
 rare (validation happens before), so paying for them only when they occur wins.
 
 Items of a batch run one after the other on one connection, so a later item
