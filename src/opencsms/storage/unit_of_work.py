@@ -19,7 +19,8 @@ back, that item keeps its exception and is not run again, and a second pass
 re-runs the other items, each inside its own SAVEPOINT, so any further failure
 only rolls back its own item; then the batch commits. A work callable therefore
 runs at most twice, and twice only in a batch where another item failed: work
-must confine its effects to the database (which the port asks anyway).
+must confine its effects to the database (the domain services' closures do:
+repository calls and clock reads only).
 
 Why not a savepoint per item always (the obvious design, tried first): a
 savepoint is two more statements per item, and statements are what a batch
@@ -29,8 +30,8 @@ samples each; shared 2-CPU VM, noisy) measured with per-item savepoints
 several hops to aiosqlite's thread, ~0.5 ms here) and 630-950 against
 2,300-2,550 on PostgreSQL (each savepoint has a new name, so asyncpg prepares
 it afresh). A batch with a failing item costs about what the savepoint design
-always costs. Failures in work are
-rare (validation happens before), so paying for them only when they occur wins.
+always costs. Failures in work are rare (validation happens before), so paying
+for them only when they occur wins.
 
 Items of a batch run one after the other on one connection, so a later item
 reads what an earlier one wrote (a replayed StartTransaction in the same batch
