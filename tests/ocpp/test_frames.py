@@ -16,7 +16,7 @@ def test_round_trip_of_each_frame_type() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["not json", "{}", '"text"', "[2]", "[2, 5, \"Heartbeat\", {}]", '[2, "", "Heartbeat", {}]'],
+    ["not json", "{}", '"text"', "[2]", '[2, 5, "Heartbeat", {}]', '[2, "", "Heartbeat", {}]'],
 )
 def test_malformed_frames_raise_frame_error(raw: str) -> None:
     with pytest.raises(frames.FrameError):

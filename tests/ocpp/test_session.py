@@ -199,7 +199,9 @@ async def test_handler_may_call_the_station_without_deadlock(router: Router) -> 
     station_router = Router()
 
     async def get_configuration(session: OcppSession, payload: dict[str, Any]) -> dict[str, Any]:
-        return {"configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "60"}]}
+        return {
+            "configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "60"}]
+        }
 
     station_router.on("GetConfiguration", get_configuration)
     try:

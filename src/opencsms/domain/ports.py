@@ -42,6 +42,7 @@ class StationRepository(Protocol):
     async def get(self, station_id: str) -> Station | None: ...
     async def add(self, station: Station) -> None:
         """Insert; raise :class:`StationExists` if the id is taken."""
+
     async def remove(self, station_id: str) -> bool: ...
     async def list(self) -> list[Station]: ...
     async def set_auth_key_hash(self, station_id: str, key_hash: str) -> bool: ...
@@ -53,6 +54,7 @@ class StationRepository(Protocol):
 class ConnectorStatusRepository(Protocol):
     async def record(self, station_id: str, report: StatusReport, received_at: datetime) -> None:
         """Upsert the connector's current status and append it to the history."""
+
     async def current(self, station_id: str) -> list[ConnectorStatus]: ...
     async def history(
         self, station_id: str, connector_id: int | None = None, limit: int = 100
@@ -64,6 +66,7 @@ class IdTagRepository(Protocol):
     async def get(self, id_tag: str) -> IdTag | None: ...
     async def put(self, tag: IdTag) -> None:
         """Insert or replace."""
+
     async def list(self) -> list[IdTag]: ...
 
 
@@ -71,9 +74,11 @@ class TransactionRepository(Protocol):
     async def find_start(self, start: TransactionStart) -> Transaction | None:
         """The transaction created by an identical earlier StartTransaction, if any
         (same station, connector, id tag, timestamp and meterStart)."""
+
     async def find_active_for_tag(self, id_tag: str) -> Transaction | None: ...
     async def create(self, start: TransactionStart, tag_status: TagStatus) -> Transaction:
         """Insert and return it with its system-wide unique id."""
+
     async def get(self, transaction_id: int) -> Transaction | None: ...
     async def finish(
         self, stop: TransactionStop, energy_wh: int | None, meter_anomaly: bool
@@ -82,9 +87,11 @@ class TransactionRepository(Protocol):
         self, station_id: str | None = None, active_only: bool = False, limit: int = 100
     ) -> list[Transaction]:
         """Newest first."""
+
     async def find_orphan_stop(self, stop: TransactionStop) -> OrphanStop | None:
         """An identical orphan stop stored earlier (same station, reported id,
         timestamp and meterStop)."""
+
     async def add_orphan_stop(self, stop: TransactionStop, received_at: datetime) -> OrphanStop: ...
     async def list_orphan_stops(self, station_id: str | None = None) -> list[OrphanStop]: ...
 
@@ -100,8 +107,10 @@ class MeterValueRepository(Protocol):
         received_at: datetime,
     ) -> int:
         """Store every sampled value with its own reading time; return how many."""
+
     async def for_transaction(self, transaction_id: int) -> list[StoredMeterValue]:
         """Oldest first."""
+
     async def for_station(self, station_id: str, limit: int = 1000) -> list[StoredMeterValue]:
         """Oldest first."""
 

@@ -89,7 +89,5 @@ class UplinkHandlers:
         return {}
 
     async def diagnostics_status(self, session: OcppSession, payload: Payload) -> Payload:
-        await self.stations.record_event(
-            session.identity, "DiagnosticsStatusNotification", payload
-        )
+        await self.stations.record_event(session.identity, "DiagnosticsStatusNotification", payload)
         return {}
