@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
@@ -28,6 +28,13 @@ from opencsms.simulator import ConnectionSettings
 
 KEY = "00112233445566778899aabbccddeeff"
 Payload = dict[str, Any]
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    """Wait (real time) for state that network round trips will bring about."""
+    async with asyncio.timeout(timeout):
+        while not check():  # noqa: ASYNC110 - polls state no event announces
+            await asyncio.sleep(0.01)
 
 
 class MiniCsms:

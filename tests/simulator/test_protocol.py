@@ -7,20 +7,14 @@ pass when the test advances it; network round trips are real and awaited.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
-from conftest import KEY, MiniCsms
 from opencsms.simulator import EV, ConnectionSettings, FakeClock, SimulatedStation
+
+from .conftest import KEY, MiniCsms, eventually
 
 Csms = tuple[MiniCsms, ConnectionSettings]
 SAMPLED = "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage,SoC"
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> None:  # noqa: ASYNC109
-    async with asyncio.timeout(timeout):
-        while not check():  # noqa: ASYNC110 - polls state no event announces
-            await asyncio.sleep(0.01)
 
 
 def station(identity: str, clock: FakeClock, **config: str) -> SimulatedStation:

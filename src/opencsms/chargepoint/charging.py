@@ -276,6 +276,7 @@ async def reboot(cp: ChargePoint, reason: str) -> None:
     for connector in cp.connectors[1:]:
         if connector.transaction is not None:
             await stop_transaction(cp, connector.id, stop_reason.value)
+    await cp.drain()
     cp.timers.clear()
     cp.registration = None
     for connector in cp.connectors:

@@ -92,6 +92,7 @@ class ChargePoint:
         self.log = log.bind(station=info.identity)
         self._next_local_tx = -1
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()  # set while the queue is empty
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sender: asyncio.Task[None] | None = None
         self.config.on_change(self._config_changed)
@@ -247,6 +248,7 @@ class ChargePoint:
                 on_reply(None)
             return
         self.queue.put(action, payload, persistent=False, on_reply=on_reply)
+        self._idle.clear()
         self._wake.set()
 
     async def request(self, action: str, payload: Payload) -> Payload | None:
@@ -269,12 +271,27 @@ class ChargePoint:
     ) -> None:
         """Queue a transaction message; it survives disconnects and reboots."""
         self.queue.put(action, payload, local_tx=local_tx, on_reply=on_reply)
+        self._idle.clear()
         self._wake.set()
+
+    async def drain(self, timeout: float = 10.0) -> bool:  # noqa: ASYNC109
+        """Wait (real time) until everything queued is delivered, if online.
+        A reset uses it so the StopTransaction goes out before the link drops."""
+        if not self.online or not len(self.queue):
+            return not len(self.queue)
+        try:
+            async with asyncio.timeout(timeout):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
 
     async def _send_loop(self) -> None:
         while True:
             message = self.queue.head()
             session = self.session
+            if message is None:
+                self._idle.set()
             if (
                 message is None
                 or session is None

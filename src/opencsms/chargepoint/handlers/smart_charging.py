@@ -36,8 +36,8 @@ def install(cp: ChargePoint, connector_id: int, data: Payload) -> str | None:
     active = None
     if tx is not None:
         # the reply with the real id may still be on its way (or the station offline)
-        known = (tx.id, tx.local_id)
-        active = profile.transaction_id if profile.transaction_id in known else tx.wire_id
+        wanted = profile.transaction_id
+        active = wanted if wanted is not None and wanted in (tx.id, tx.local_id) else tx.wire_id
     return cp.profiles.install(
         connector_id, profile, active_transaction=active, limits=control.profile_limits(cp)
     )
