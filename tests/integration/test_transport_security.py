@@ -196,3 +196,18 @@ async def test_oversized_frame_closes_1009_and_server_carries_on(central: Centra
         assert ws.close_code == 1009
     async with await open_socket(central, "CP1", key) as ws:
         assert await heartbeat_works(ws)
+
+
+async def test_half_open_socket_is_reaped_by_ping_timeout(start_central: CentralFactory) -> None:
+    central = await start_central(ping_interval=0.2, ping_timeout=0.3)
+    key = await central.services.stations.register("CP1")
+    ws = await open_socket(central, "CP1", key, ping_interval=None)
+    assert await heartbeat_works(ws)
+    assert len(central.registry) == 1
+    ws.transport.pause_reading()  # the station vanishes: it no longer answers pings
+    for _ in range(100):
+        if len(central.registry) == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert len(central.registry) == 0
+    ws.transport.abort()

@@ -123,5 +123,8 @@ async def serve_stations(
         max_size=config.max_message_bytes,
         ping_interval=config.ping_interval,
         ping_timeout=config.ping_timeout,
+        # a peer that missed its pong will not answer a close frame either:
+        # do not hold a half-open socket for websockets' default 10 s
+        close_timeout=config.ping_timeout or 10.0,
         compression=None,
     )
