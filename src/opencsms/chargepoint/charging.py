@@ -65,7 +65,8 @@ def _free_connector(cp: ChargePoint, id_tag: str) -> Connector | None:
         and (c.reservation is None or c.reservation.id_tag == id_tag)
     ]
     plugged = [c for c in idle if c.plugged]
-    return (plugged or idle or [None])[0]
+    candidates = plugged or idle
+    return candidates[0] if candidates else None
 
 
 def _reservation_blocks(cp: ChargePoint, connector: Connector, info: Payload, id_tag: str) -> bool:
@@ -80,16 +81,16 @@ def _reservation_blocks(cp: ChargePoint, connector: Connector, info: Payload, id
 
 
 async def present_tag(cp: ChargePoint, id_tag: str, connector_id: int | None) -> str:
-    for connector in cp.connectors[1:]:
-        tx = connector.transaction
+    for running in cp.connectors[1:]:
+        tx = running.transaction
         if tx is not None and tx.id_tag == id_tag:
-            await stop_transaction(cp, connector.id, Reason.local.value, id_tag)
-            return ACCEPTED
-    connector = (
+            await stop_transaction(cp, running.id, Reason.local.value, id_tag)
+            return str(ACCEPTED)
+    connector: Connector | None = (
         cp.connectors[connector_id] if connector_id is not None else _free_connector(cp, id_tag)
     )
     if connector is None or connector.transaction is not None or connector.fault is not None:
-        return AuthorizationStatus.blocked.value
+        return str(AuthorizationStatus.blocked.value)
     info = await authorize(cp, id_tag)
     status = str(info.get("status"))
     if status == ACCEPTED and _reservation_blocks(cp, connector, info, id_tag):

@@ -80,7 +80,7 @@ def basic_auth(identity: str, key: str, encoding: Literal["hex", "raw"]) -> str 
 def backoff_delay(attempt: int, settings: ConnectionSettings, rng: random.Random) -> float:
     """Exponential backoff with jitter: base * 2**attempt, capped, minus up to ``jitter``."""
     delay = min(settings.backoff_max, settings.backoff_initial * 2 ** min(attempt, 30))
-    return delay * (1 - settings.jitter * rng.random())
+    return float(delay * (1 - settings.jitter * rng.random()))
 
 
 class StationConnection:

@@ -48,7 +48,7 @@ class Journal:
             payload = frame[3] if isinstance(frame[3], dict) else {}
             self._actions[unique_id] = action
         else:
-            action = self._actions.pop(unique_id, None)
+            action = self._actions.pop(unique_id, "")
             payload = frame[2] if kind == 3 and isinstance(frame[2], dict) else {}
         self.counts[(direction, action or "?")] += 1
         if self.keep:

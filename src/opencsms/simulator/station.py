@@ -195,7 +195,7 @@ class SimulatedStation:
     # -- observation ------------------------------------------------------------
 
     def status(self, connector_id: int = 1) -> str:
-        return self.cp.connectors[connector_id].status.value
+        return str(self.cp.connectors[connector_id].status.value)
 
     def power_w(self, connector_id: int = 1) -> float:
         outlet = self.outlets[connector_id - 1]
