@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -106,7 +105,3 @@ def parse_time(text: str) -> datetime:
     """Parse an OCPP timestamp; naive values are taken as UTC."""
     moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def monotonic() -> float:
-    return time.monotonic()
