@@ -10,6 +10,8 @@ so nothing is acknowledged to a station before it is durable.
 
 from __future__ import annotations
 
+import builtins
+
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -93,7 +95,9 @@ class TransactionRepository(Protocol):
         timestamp and meterStop)."""
 
     async def add_orphan_stop(self, stop: TransactionStop, received_at: datetime) -> OrphanStop: ...
-    async def list_orphan_stops(self, station_id: str | None = None) -> list[OrphanStop]: ...
+    async def list_orphan_stops(
+        self, station_id: str | None = None
+    ) -> builtins.list[OrphanStop]: ...
 
 
 class MeterValueRepository(Protocol):

@@ -6,6 +6,8 @@ key is returned once, at registration, and never again.
 
 from __future__ import annotations
 
+import builtins
+
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -124,8 +126,8 @@ class StationService:
 
         await self._uow.run(work)
 
-    async def connector_status(self, station_id: str) -> list[ConnectorStatus]:
-        async def work(repos: Repositories) -> list[ConnectorStatus]:
+    async def connector_status(self, station_id: str) -> builtins.list[ConnectorStatus]:
+        async def work(repos: Repositories) -> builtins.list[ConnectorStatus]:
             return await repos.connectors.current(station_id)
 
         return await self._uow.read(work)
