@@ -145,7 +145,7 @@ class CentralSystem:
             response_timeout=self.settings.response_timeout,
             lenient=station.lenient_validation if station is not None else False,
         )
-        await self.registry.attach(session)
+        self.registry.attach(session)
         log.info("station connected", station=station_id)
         try:
             await session.run()

@@ -18,7 +18,6 @@ from opencsms.app import CentralSystem
 from opencsms.domain.model import IdTag
 from opencsms.domain.ports import Repositories
 
-from .conftest import CentralFactory
 from .stations import open_socket
 
 T0 = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
@@ -187,7 +186,7 @@ async def test_late_meter_values_keep_their_original_timestamps(
     energy = [v for v in stored if v.sample.measurand == "Energy.Active.Import.Register"]
     assert [v.timestamp for v in energy] == [hours_ago + timedelta(minutes=m) for m in (1, 2, 3)]
     assert all(v.received_at - v.timestamp > timedelta(hours=4) for v in energy)
-    current = [v for v in stored if v.sample.measurand == "Current.Import"][0]
+    current = next(v for v in stored if v.sample.measurand == "Current.Import")
     assert (current.sample.phase, current.sample.unit) == ("L1", "A")
     assert energy[0].sample.location == "Outlet"
 

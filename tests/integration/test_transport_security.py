@@ -211,3 +211,19 @@ async def test_half_open_socket_is_reaped_by_ping_timeout(start_central: Central
         await asyncio.sleep(0.05)
     assert len(central.registry) == 0
     ws.transport.abort()
+
+
+async def test_reconnect_is_not_held_up_by_a_half_open_predecessor(
+    start_central: CentralFactory,
+) -> None:
+    central = await start_central(ping_interval=3600.0, ping_timeout=5.0)
+    key = await central.services.stations.register("CP1")
+    stale = await open_socket(central, "CP1", key, ping_interval=None)
+    assert await heartbeat_works(stale)
+    stale.transport.pause_reading()  # will never answer the close frame
+    async with await open_socket(central, "CP1", key) as fresh:
+        # answered at once, not after the 5 s the stale socket's close may take
+        await fresh.send(HEARTBEAT)
+        reply = await asyncio.wait_for(fresh.recv(), 2)
+        assert reply.startswith('[3,"hb"')
+    stale.transport.abort()

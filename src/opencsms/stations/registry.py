@@ -9,6 +9,8 @@ identity check in ``detach``.
 
 from __future__ import annotations
 
+import asyncio
+
 import structlog
 
 from opencsms.ocpp.session import OcppSession
@@ -23,13 +25,21 @@ REPLACED = 4000
 class SessionRegistry:
     def __init__(self) -> None:
         self._sessions: dict[str, OcppSession] = {}
+        self._closing: set[asyncio.Task[None]] = set()
 
-    async def attach(self, session: OcppSession) -> None:
+    def attach(self, session: OcppSession) -> None:
+        """Make ``session`` the station's current one; close the one it replaces.
+
+        The old socket is closed in the background: when it is half-open its
+        closing handshake waits for a timeout, and the new connection must not.
+        """
         previous = self._sessions.get(session.identity)
         self._sessions[session.identity] = session
         if previous is not None and previous is not session:
             log.info("connection replaced by a newer one", station=session.identity)
-            await previous.close(REPLACED, "replaced by a new connection")
+            task = asyncio.create_task(previous.close(REPLACED, "replaced by a new connection"))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     def detach(self, session: OcppSession) -> bool:
         if self._sessions.get(session.identity) is session:
