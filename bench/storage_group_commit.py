@@ -72,7 +72,7 @@ class _SavepointPerItemUnitOfWork(SqlUnitOfWork):
 async def _measure(uow: SqlUnitOfWork, writers: int, rounds: int, failing: bool = False) -> float:
     def work(i: int) -> Any:
         async def store(r: Repositories) -> int:
-            stored = await r.meter_values.add(f"CP-{i}", 1, None, None, VALUES, NOW)
+            stored = await r.meter_values.add(f"CP-{i}", 1, None, VALUES, NOW)
             if failing and i == writers // 2:
                 raise ValueError("one failing writer per round")
             return stored

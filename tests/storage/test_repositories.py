@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -233,25 +234,68 @@ async def test_meter_values_store_every_sample_with_its_time(uow: SqlUnitOfWork)
         "7.2", "Power.Active.Import", "kW", "L1", "Sample.Periodic", "Outlet", "Raw"
     )
     values = [MeterValue(at(2), (SampledValue("1010"), power)), meter(1, "1005")]
-    count = await uow.run(lambda r: r.meter_values.add("CP-1", 1, 5, 99, values, at(3)))
+    tx = (await uow.run(lambda r: r.transactions.create(start(), TagStatus.ACCEPTED))).id
+    count = await uow.run(lambda r: r.meter_values.add("CP-1", 1, tx, values, at(3)))
     assert count == 3
-    await uow.run(lambda r: r.meter_values.add("CP-1", 2, None, None, [meter(0, "7")], at(3)))
-    assert await uow.run(lambda r: r.meter_values.add("CP-1", 1, None, None, [], at(3))) == 0
+    await uow.run(lambda r: r.meter_values.add("CP-1", 2, None, [meter(0, "7")], at(3)))
+    assert await uow.run(lambda r: r.meter_values.add("CP-1", 1, None, [], at(3))) == 0
 
-    stored = await uow.read(lambda r: r.meter_values.for_transaction(5))
+    stored = await uow.read(lambda r: r.meter_values.for_transaction(tx))
     assert [(s.timestamp, s.sample.value) for s in stored] == [
         (at(1), "1005"),
         (at(2), "1010"),
         (at(2), "7.2"),
     ]
     assert stored[2].sample == power
-    assert stored[0].reported_transaction_id == 99 and stored[0].received_at == at(3)
+    assert stored[0].reported_transaction_id == tx and stored[0].transaction_id == tx
+    assert stored[0].received_at == at(3)
     assert_aware_utc(stored[0].timestamp)
 
     station_values = await uow.read(lambda r: r.meter_values.for_station("CP-1"))
     assert [s.sample.value for s in station_values] == ["7", "1005", "1010", "7.2"]
     latest = await uow.read(lambda r: r.meter_values.for_station("CP-1", limit=2))
     assert [s.sample.value for s in latest] == ["1010", "7.2"]
+
+
+@pytest.mark.parametrize("deferred", [False, True], ids=["immediate", "batched"])
+async def test_meter_values_are_linked_only_to_the_stations_own_transaction(
+    uow: SqlUnitOfWork, deferred: bool
+) -> None:
+    tx = (await uow.run(lambda r: r.transactions.create(start(), TagStatus.ACCEPTED))).id
+
+    def add(station_id: str, reported: int | None, value: str):  # type: ignore[no-untyped-def]
+        return lambda r: r.meter_values.add(station_id, 1, reported, [meter(0, value)], at(1))
+
+    items = [
+        add("CP-1", tx, "own"),
+        add("CP-2", tx, "foreign station"),
+        add("CP-1", tx + 1000, "unknown id"),
+        add("CP-1", -1, "started offline"),
+        add("CP-1", 2**40, "out of int32"),
+        add("CP-1", None, "no id"),
+    ]
+    if deferred:  # one batch: the ids are resolved together at flush time
+        batches = uow.batches_committed
+        assert await asyncio.gather(*(uow.run(item) for item in items)) == [1] * len(items)
+        assert uow.batches_committed == batches + 1
+    else:
+        for item in items:
+            await uow.run(item)
+
+    linked = await uow.read(lambda r: r.meter_values.for_transaction(tx))
+    assert [(v.station_id, v.sample.value) for v in linked] == [("CP-1", "own")]
+    everything = [
+        *await uow.read(lambda r: r.meter_values.for_station("CP-1")),
+        *await uow.read(lambda r: r.meter_values.for_station("CP-2")),
+    ]
+    assert {(v.sample.value, v.reported_transaction_id, v.transaction_id) for v in everything} == {
+        ("own", tx, tx),
+        ("foreign station", tx, None),
+        ("unknown id", tx + 1000, None),
+        ("started offline", -1, None),
+        ("out of int32", 2**40, None),
+        ("no id", None, None),
+    }
 
 
 async def test_station_events_keep_json_payload(uow: SqlUnitOfWork) -> None:

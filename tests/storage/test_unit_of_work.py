@@ -43,7 +43,7 @@ async def test_concurrent_runs_share_commits(uow: SqlUnitOfWork) -> None:
     values = [MeterValue(T0, (SampledValue("1"), SampledValue("2", "Power.Active.Import")))]
 
     async def writer(i: int) -> int:
-        return await uow.run(lambda r: r.meter_values.add(f"CP-{i}", 1, None, None, values, T0))
+        return await uow.run(lambda r: r.meter_values.add(f"CP-{i}", 1, None, values, T0))
 
     results = await asyncio.gather(*(writer(i) for i in range(200)))
     assert results == [2] * 200

@@ -1,7 +1,10 @@
 """Meter values: every sampled value stored with its own reading time.
 
 Values delivered hours late after an offline period keep the timestamps the
-station measured them at; ``received_at`` records when they arrived.
+station measured them at; ``received_at`` records when they arrived. The
+transactionId a station reports is stored as sent and linked to our
+transaction when it names one of this station's (see
+``MeterValueRepository.add``).
 """
 
 from __future__ import annotations
@@ -26,18 +29,11 @@ class MeteringService:
         values: Sequence[MeterValue],
     ) -> None:
         async def work(repos: Repositories) -> None:
-            transaction_id = None
-            if reported_transaction_id is not None:
-                transaction = await repos.transactions.get(reported_transaction_id)
-                if transaction is not None and transaction.station_id == station_id:
-                    transaction_id = transaction.id
+            # Linking the reported id to our transaction is the repository's
+            # job (see MeterValueRepository.add): it can do it for a whole batch
+            # of messages with one query, not one lookup per message.
             await repos.meter_values.add(
-                station_id,
-                connector_id,
-                transaction_id,
-                reported_transaction_id,
-                values,
-                self._clock(),
+                station_id, connector_id, reported_transaction_id, values, self._clock()
             )
 
         await self._uow.run(work)

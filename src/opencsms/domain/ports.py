@@ -105,12 +105,21 @@ class MeterValueRepository(Protocol):
         self,
         station_id: str,
         connector_id: int,
-        transaction_id: int | None,
         reported_transaction_id: int | None,
         values: Sequence[MeterValue],
         received_at: datetime,
     ) -> int:
-        """Store every sampled value with its own reading time; return how many."""
+        """Store every sampled value with its own reading time; return how many.
+
+        ``reported_transaction_id`` is kept as the station sent it. The
+        repository links the values to our transaction (``transaction_id`` of
+        :class:`StoredMeterValue`, what :meth:`for_transaction` finds) when a
+        transaction with that id exists and belongs to ``station_id``; otherwise
+        (an id of a transaction started offline, -1, 0, another station's id)
+        they are stored unlinked. The check is made when the rows are written,
+        which is within the same unit of work and at the latest at its commit,
+        so the repository may resolve many messages' ids at once.
+        """
 
     async def for_transaction(self, transaction_id: int) -> list[StoredMeterValue]:
         """Oldest first."""

@@ -67,17 +67,18 @@ class TransactionService:
             if transaction is None or transaction.station_id != stop.station_id:
                 if await repos.transactions.find_orphan_stop(stop) is None:
                     await repos.transactions.add_orphan_stop(stop, now)
+                    # Not ours or not this station's: the repository stores them unlinked.
                     await repos.meter_values.add(
-                        stop.station_id, 0, None, stop.transaction_id, stop.transaction_data, now
+                        stop.station_id, 0, stop.transaction_id, stop.transaction_data, now
                     )
                 return info
             if transaction.active:
                 energy, anomaly = energy_of(transaction.meter_start, stop.meter_stop)
                 await repos.transactions.finish(stop, energy, anomaly)
+                # stop.transaction_id is this station's transaction: linked.
                 await repos.meter_values.add(
                     stop.station_id,
                     transaction.connector_id,
-                    transaction.id,
                     stop.transaction_id,
                     stop.transaction_data,
                     now,

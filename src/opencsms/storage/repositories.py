@@ -1,6 +1,7 @@
 """The ports of :mod:`opencsms.domain.ports` over SQLAlchemy Core.
 
-Each repository is bound to one :class:`AsyncConnection`, i.e. to whatever
+Each repository is bound to one connection (an ``AsyncConnection``, or the
+SQLite writer's, see ``sqlite_writer.py``), i.e. to whatever
 transaction the caller (normally :class:`~opencsms.storage.SqlUnitOfWork`)
 has open on it; repositories never commit. Rows are mapped to the frozen
 domain dataclasses by hand (``rows.py``): a few lines per table, and the hot
@@ -24,10 +25,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Table, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opencsms.domain.model import (
     ConnectorStatus,
@@ -40,6 +39,7 @@ from opencsms.domain.model import (
     StoredMeterValue,
 )
 from opencsms.domain.ports import Repositories, StationExists
+from opencsms.storage.pending import Executor, PendingRows, upsert
 from opencsms.storage.rows import (
     connector_status_from_row,
     id_tag_from_row,
@@ -58,22 +58,13 @@ from opencsms.storage.tables import (
 from opencsms.storage.transaction_repository import SqlTransactionRepository
 
 
-def _upsert(conn: AsyncConnection, table: Table, values: dict[str, Any], keys: list[str]) -> Insert:
-    """INSERT ... ON CONFLICT (keys) DO UPDATE for SQLite and PostgreSQL alike."""
-    if conn.dialect.name == "postgresql":
-        pg = postgresql.insert(table).values(**values)
-        pg_set = {name: pg.excluded[name] for name in values if name not in keys}
-        return pg.on_conflict_do_update(index_elements=keys, set_=pg_set)
-    lite = sqlite.insert(table).values(**values)
-    lite_set = {name: lite.excluded[name] for name in values if name not in keys}
-    return lite.on_conflict_do_update(index_elements=keys, set_=lite_set)
-
-
 class SqlStationRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Executor, pending: PendingRows | None = None) -> None:
         self._conn = conn
+        self._pending = PendingRows(conn, deferred=False) if pending is None else pending
 
     async def get(self, station_id: str) -> Station | None:
+        await self._pending.flush_seen()
         row = (
             await self._conn.execute(select(stations).where(stations.c.id == station_id))
         ).first()
@@ -91,6 +82,7 @@ class SqlStationRepository:
         }
         # A savepoint keeps a duplicate from aborting the caller's transaction
         # (PostgreSQL refuses every statement after an error until rollback).
+        await self._pending.flush_seen()
         try:
             async with self._conn.begin_nested():
                 await self._conn.execute(insert(stations).values(values))
@@ -99,13 +91,16 @@ class SqlStationRepository:
 
     async def remove(self, station_id: str) -> bool:
         # The current connector state belongs to the registration; history stays.
+        await self._pending.flush_current_status()
+        await self._pending.flush_seen()
         await self._conn.execute(
             delete(connector_status).where(connector_status.c.station_id == station_id)
         )
         result = await self._conn.execute(delete(stations).where(stations.c.id == station_id))
-        return result.rowcount > 0
+        return bool(result.rowcount > 0)
 
     async def list(self) -> builtins.list[Station]:
+        await self._pending.flush_seen()
         result = await self._conn.execute(select(stations).order_by(stations.c.id))
         return [station_from_row(row) for row in result]
 
@@ -119,18 +114,22 @@ class SqlStationRepository:
         await self._update(station_id, last_boot_at=at, last_seen_at=at, **info_values(info))
 
     async def record_seen(self, station_id: str, at: datetime) -> None:
-        await self._update(station_id, last_seen_at=at)
+        # Deferred (see pending.py): a batch's heartbeats become one executemany,
+        # one row per station however often it was seen.
+        await self._pending.record_seen(station_id, at)
 
     async def _update(self, station_id: str, **values: Any) -> bool:
+        await self._pending.flush_seen()
         result = await self._conn.execute(
             update(stations).where(stations.c.id == station_id).values(**values)
         )
-        return result.rowcount > 0
+        return bool(result.rowcount > 0)
 
 
 class SqlConnectorStatusRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Executor, pending: PendingRows | None = None) -> None:
         self._conn = conn
+        self._pending = PendingRows(conn, deferred=False) if pending is None else pending
 
     async def record(self, station_id: str, report: StatusReport, received_at: datetime) -> None:
         values = {
@@ -144,12 +143,12 @@ class SqlConnectorStatusRepository:
             "vendor_id": report.vendor_id,
             "vendor_error_code": report.vendor_error_code,
         }
-        await self._conn.execute(
-            _upsert(self._conn, connector_status, values, ["station_id", "connector_id"])
-        )
-        await self._conn.execute(insert(status_history), values)
+        # Deferred (see pending.py): the upsert and the history row go out with
+        # the rest of the batch's.
+        await self._pending.add_status(values)
 
     async def current(self, station_id: str) -> list[ConnectorStatus]:
+        await self._pending.flush_current_status()
         result = await self._conn.execute(
             select(connector_status)
             .where(connector_status.c.station_id == station_id)
@@ -160,6 +159,7 @@ class SqlConnectorStatusRepository:
     async def history(
         self, station_id: str, connector_id: int | None = None, limit: int = 100
     ) -> list[ConnectorStatus]:
+        await self._pending.flush_status_history()
         stmt = select(status_history).where(status_history.c.station_id == station_id)
         if connector_id is not None:
             stmt = stmt.where(status_history.c.connector_id == connector_id)
@@ -169,7 +169,7 @@ class SqlConnectorStatusRepository:
 
 
 class SqlIdTagRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Executor) -> None:
         self._conn = conn
 
     async def get(self, id_tag: str) -> IdTag | None:
@@ -184,7 +184,8 @@ class SqlIdTagRepository:
             "expiry_date": tag.expiry_date,
             "parent_id_tag": tag.parent_id_tag,
         }
-        await self._conn.execute(_upsert(self._conn, id_tags, values, ["id_tag"]))
+        stmt = upsert(self._conn.dialect.name, id_tags, ["id_tag"], values)
+        await self._conn.execute(stmt, values)
 
     async def list(self) -> builtins.list[IdTag]:
         result = await self._conn.execute(select(id_tags).order_by(id_tags.c.id_tag))
@@ -192,14 +193,14 @@ class SqlIdTagRepository:
 
 
 class SqlMeterValueRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Executor, pending: PendingRows | None = None) -> None:
         self._conn = conn
+        self._pending = PendingRows(conn, deferred=False) if pending is None else pending
 
     async def add(
         self,
         station_id: str,
         connector_id: int,
-        transaction_id: int | None,
         reported_transaction_id: int | None,
         values: Sequence[MeterValue],
         received_at: datetime,
@@ -208,7 +209,7 @@ class SqlMeterValueRepository:
             {
                 "station_id": station_id,
                 "connector_id": connector_id,
-                "transaction_id": transaction_id,
+                "transaction_id": None,  # linked when written (pending.py)
                 "reported_transaction_id": reported_transaction_id,
                 "timestamp": value.timestamp,
                 "received_at": received_at,
@@ -224,10 +225,11 @@ class SqlMeterValueRepository:
             for sample in value.sampled_values
         ]
         if rows:
-            await self._conn.execute(insert(meter_values), rows)  # one executemany
+            await self._pending.add_meter_values(rows)
         return len(rows)
 
     async def for_transaction(self, transaction_id: int) -> list[StoredMeterValue]:
+        await self._pending.flush_meter_values()
         c = meter_values.c
         result = await self._conn.execute(
             select(meter_values)
@@ -237,6 +239,7 @@ class SqlMeterValueRepository:
         return [stored_meter_value_from_row(row) for row in result]
 
     async def for_station(self, station_id: str, limit: int = 1000) -> list[StoredMeterValue]:
+        await self._pending.flush_meter_values()
         c = meter_values.c
         latest = (
             select(meter_values)
@@ -250,20 +253,22 @@ class SqlMeterValueRepository:
 
 
 class SqlStationEventRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Executor, pending: PendingRows | None = None) -> None:
         self._conn = conn
+        self._pending = PendingRows(conn, deferred=False) if pending is None else pending
 
     async def add(self, event: StationEvent) -> None:
-        await self._conn.execute(
-            insert(station_events).values(
-                station_id=event.station_id,
-                kind=event.kind,
-                payload=event.payload,
-                received_at=event.received_at,
-            )
+        await self._pending.add_event(
+            {
+                "station_id": event.station_id,
+                "kind": event.kind,
+                "payload": event.payload,
+                "received_at": event.received_at,
+            }
         )
 
     async def list(self, station_id: str, kind: str | None = None) -> builtins.list[StationEvent]:
+        await self._pending.flush_events()
         c = station_events.c
         stmt = select(station_events).where(c.station_id == station_id)
         if kind is not None:
@@ -281,15 +286,22 @@ class SqlStationEventRepository:
         ]
 
 
-def repositories(conn: AsyncConnection) -> Repositories:
-    """All repositories bound to ``conn`` (and so to its current transaction)."""
+def repositories(conn: Executor, pending: PendingRows | None = None) -> Repositories:
+    """All repositories bound to ``conn`` (and so to its current transaction).
+
+    With ``pending`` (a deferred :class:`PendingRows`, as the group-commit
+    writer passes) the append-only writes wait there until ``pending.flush()``;
+    without, every write is sent at once.
+    """
+    if pending is None:
+        pending = PendingRows(conn, deferred=False)
     return Repositories(
-        stations=SqlStationRepository(conn),
-        connectors=SqlConnectorStatusRepository(conn),
+        stations=SqlStationRepository(conn, pending),
+        connectors=SqlConnectorStatusRepository(conn, pending),
         id_tags=SqlIdTagRepository(conn),
         transactions=SqlTransactionRepository(conn),
-        meter_values=SqlMeterValueRepository(conn),
-        events=SqlStationEventRepository(conn),
+        meter_values=SqlMeterValueRepository(conn, pending),
+        events=SqlStationEventRepository(conn, pending),
     )
 
 

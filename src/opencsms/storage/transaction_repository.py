@@ -12,7 +12,6 @@ import builtins
 from datetime import datetime
 
 from sqlalchemy import and_, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opencsms.domain.model import (
     OrphanStop,
@@ -21,12 +20,13 @@ from opencsms.domain.model import (
     TransactionStart,
     TransactionStop,
 )
+from opencsms.storage.pending import Executor
 from opencsms.storage.rows import orphan_stop_from_row, transaction_from_row
 from opencsms.storage.tables import orphan_stops, transactions
 
 
 class SqlTransactionRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Executor) -> None:
         self._conn = conn
 
     async def find_start(self, start: TransactionStart) -> Transaction | None:

@@ -56,6 +56,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from opencsms.domain.ports import Work
 from opencsms.storage.database import WRITER_OPTION
+from opencsms.storage.pending import PendingRows
 from opencsms.storage.repositories import repositories
 
 T = TypeVar("T")
@@ -227,25 +228,38 @@ class SqlUnitOfWork:
 
     async def _run_batch(self, conn: AsyncConnection, items: list[_Item]) -> list[_Outcome]:
         """Run and commit ``items``; see the module docstring for the two passes."""
-        repos = repositories(conn)
+        pending = PendingRows(conn, deferred=True)
+        repos = repositories(conn, pending)
         results: list[Any] = []
+        failed: _Item | None = None
+        failure: Exception | None = None
         await conn.begin()
-        for item in items:
-            try:
-                results.append(await item.work(repos))
-            except Exception as exc:
-                failed, failure = item, exc
-                break
+        try:
+            for item in items:
+                try:
+                    results.append(await item.work(repos))
+                except Exception as exc:
+                    # A failed flush of earlier items' rows is nobody's in particular.
+                    if pending.flush_error is None:
+                        failed, failure = item, exc
+                    raise
+            await pending.flush()
+        except Exception:
+            pass
         else:
             await conn.commit()
             return [(item, True, result) for item, result in zip(items, results, strict=True)]
 
+        # Second pass: the pending rows are dropped with the rollback; writes are
+        # immediate from now on, so a bad row fails its own item's savepoint.
         await conn.rollback()
         self.batches_rerun += 1
+        repos = repositories(conn)
         outcomes: list[_Outcome] = []
         await conn.begin()
         for item in items:
             if item is failed:
+                assert failure is not None
                 outcomes.append((item, False, failure))
                 continue
             if item.future.done():  # caller gave up meanwhile; nothing of it committed
