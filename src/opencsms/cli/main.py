@@ -32,6 +32,7 @@ stations_app = typer.Typer(help="Register and list charging stations.", no_args_
 tags_app = typer.Typer(help="Manage id tags (RFID cards, app tokens).", no_args_is_help=True)
 app.add_typer(stations_app, name="stations")
 app.add_typer(tags_app, name="tags")
+app.command("simulate")(__import__("opencsms.simulator.cli").simulator.cli.simulate)
 
 console = Console()
 errors = Console(stderr=True)

@@ -221,7 +221,6 @@ class Fleet:
         for start in range(0, len(self.members), 500):
             batch = self.members[start:start + 500]
             await asyncio.gather(*(m.station.close() for m in batch), return_exceptions=True)
-        self.stats.connected = 0
 
     async def run(self, duration: float | None) -> FleetStats:
         """Start, run for ``duration`` simulated seconds (None: until cancelled), stop."""
@@ -342,6 +341,12 @@ class Fleet:
         station = member.station
         if connector > len(station.outlets) or station.outlets[connector - 1].ev is not None:
             return  # the previous car is still there (an explicit visit overlapping)
+        link = station.connection
+        if ev.departure is not None and (link is None or link.connects == 0):
+            # the station has not come up yet (ramp): the driver waits a minute
+            ev.departure += timedelta(seconds=60)
+            self.agenda.after(60, lambda: self._spawn(self._session(member, connector, ev, tag)))
+            return
         await station.plug_in(connector, ev)
         id_tag = tag or self.tags[(member.first_tag + connector - 1) % len(self.tags)]
         status = await station.present_tag(id_tag, connector)
