@@ -33,7 +33,6 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from opencsms.domain.model import MeterValue, SampledValue
 from opencsms.domain.ports import Repositories
@@ -56,16 +55,17 @@ VALUES = [
 class _SavepointPerItemUnitOfWork(SqlUnitOfWork):
     """The rejected design: every item in its own SAVEPOINT, always."""
 
-    async def _run_batch(self, conn: AsyncConnection, items: list[Any]) -> list[Any]:
-        repos = repositories(conn)
+    async def _run_batch(self, conn: Any, items: list[Any]) -> list[Any]:
+        repos = repositories(conn)  # immediate writes: what a savepoint can isolate
         outcomes: list[Any] = []
-        async with conn.begin():
-            for item in items:
-                try:
-                    async with conn.begin_nested():
-                        outcomes.append((item, True, await item.work(repos)))
-                except Exception as exc:
-                    outcomes.append((item, False, exc))
+        await conn.begin()
+        for item in items:
+            try:
+                async with conn.begin_nested():
+                    outcomes.append((item, True, await item.work(repos)))
+            except Exception as exc:
+                outcomes.append((item, False, exc))
+        await conn.commit()
         return outcomes
 
 

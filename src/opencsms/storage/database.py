@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import weakref
 from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import event
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SqliteSynchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
@@ -39,6 +40,10 @@ WRITER_OPTION = "opencsms_writer"
 """Connection execution option: this connection writes (SQLite: ``BEGIN IMMEDIATE``)."""
 
 _DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+
+_SQLITE_SYNCHRONOUS: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+"""The ``synchronous`` mode each SQLite engine made here was created with, so the
+group-commit writer's own connection (``sqlite_writer.py``) gets the same."""
 
 
 class UnsupportedDatabaseURL(ValueError):
@@ -101,12 +106,20 @@ def create_engine(
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
     engine = create_async_engine(parsed, **kwargs)
-    _install_sqlite_hooks(engine, synchronous)
+    install_sqlite_hooks(engine.sync_engine, synchronous)
     return engine
 
 
-def _install_sqlite_hooks(engine: AsyncEngine, synchronous: str) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def sqlite_synchronous_of(engine: AsyncEngine) -> str | None:
+    """The ``synchronous`` mode of a SQLite engine from :func:`create_engine`, else None."""
+    return _SQLITE_SYNCHRONOUS.get(engine.sync_engine)
+
+
+def install_sqlite_hooks(engine: Engine, synchronous: str) -> None:
+    """Set the PRAGMAs on every new connection of ``engine`` and emit BEGIN ourselves."""
+    _SQLITE_SYNCHRONOUS[engine] = synchronous
+
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control away from the sqlite3 driver (see module docstring).
         dbapi_connection.isolation_level = None
@@ -119,7 +132,7 @@ def _install_sqlite_hooks(engine: AsyncEngine, synchronous: str) -> None:
         finally:
             cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         if connection.get_execution_options().get(WRITER_OPTION):
             connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -52,12 +52,14 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from opencsms.domain.ports import Work
 from opencsms.storage.database import WRITER_OPTION
 from opencsms.storage.pending import PendingRows
 from opencsms.storage.repositories import repositories
+from opencsms.storage.sqlite_writer import SyncWriterConnection, sqlite_writer_engine
 
 T = TypeVar("T")
 
@@ -102,6 +104,9 @@ class SqlUnitOfWork:
         self._writer: asyncio.Task[None] | None = None
         self._closing = False
         self._closed = False
+        # SQLite: the writer's own synchronous connection (see sqlite_writer.py).
+        self._sqlite_engine: Engine | None = sqlite_writer_engine(engine)
+        self._conn: Any = None  # the writer's connection, kept between batches
         # Counters for tests, benchmarks and /metrics.
         self.batches_committed = 0
         self.items_committed = 0
@@ -142,6 +147,11 @@ class SqlUnitOfWork:
             self._queue.put_nowait(None)
             await self._writer
         self._closed = True
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
+        if self._sqlite_engine is not None:
+            self._sqlite_engine.dispose()
         if self._owns_engine:
             await self.engine.dispose()
 
@@ -186,16 +196,18 @@ class SqlUnitOfWork:
         if not live:
             return
         try:
-            async with self.engine.connect() as conn:
-                await conn.execution_options(**{WRITER_OPTION: True})
-                try:
-                    outcomes = await self._run_batch(conn, live)
-                except BaseException:
-                    # After a failed COMMIT, SQLite keeps the transaction open and the
-                    # pool's reset would not know; never hand such a connection on.
-                    with contextlib.suppress(Exception):
-                        await conn.invalidate()
-                    raise
+            conn = await self._connection()
+            try:
+                outcomes = await self._run_batch(conn, live)
+            except BaseException:
+                # After a failed COMMIT, SQLite keeps the transaction open and the
+                # pool's reset would not know; never use such a connection again.
+                self._conn = None
+                with contextlib.suppress(Exception):
+                    await conn.invalidate()
+                with contextlib.suppress(Exception):
+                    await conn.close()
+                raise
         except BaseException as exc:
             self.batches_failed += 1
             for item in live:
@@ -226,7 +238,22 @@ class SqlUnitOfWork:
         # follow-up writes join it rather than trickling into the one after.
         await asyncio.sleep(0)
 
-    async def _run_batch(self, conn: AsyncConnection, items: list[_Item]) -> list[_Outcome]:
+    async def _connection(self) -> Any:
+        """The writer's connection, opened on first use and after a failure.
+
+        Kept between batches rather than checked out of the pool per batch:
+        a checkout and its reset-on-return cost a statement each.
+        """
+        if self._conn is None:
+            if self._sqlite_engine is not None:
+                self._conn = await SyncWriterConnection.open(self._sqlite_engine)
+            else:
+                conn: AsyncConnection = await self.engine.connect()
+                await conn.execution_options(**{WRITER_OPTION: True})
+                self._conn = conn
+        return self._conn
+
+    async def _run_batch(self, conn: Any, items: list[_Item]) -> list[_Outcome]:
         """Run and commit ``items``; see the module docstring for the two passes."""
         pending = PendingRows(conn, deferred=True)
         repos = repositories(conn, pending)
