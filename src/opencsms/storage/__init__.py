@@ -14,6 +14,10 @@ What lives where:
   (``transaction_repository.py`` holds the transactions one, for size).
 * ``unit_of_work.py`` — :class:`SqlUnitOfWork`, the ``UnitOfWork`` with group
   commit (one writer task, one transaction and one fsync per batch).
+* ``pending.py`` — the batch's deferred appends (meter values, status,
+  events, heartbeats), one executemany per table before the commit.
+* ``sqlite_writer.py`` — the writer's synchronous SQLite connection, used on
+  the event loop (only BEGIN and COMMIT go to a thread).
 
 Most callers need only :func:`open_storage`.
 """

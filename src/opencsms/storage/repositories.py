@@ -12,6 +12,9 @@ Choices the ports leave open:
 
 * ``TransactionRepository.finish`` updates only a transaction of the same
   station and raises :class:`LookupError` when there is none.
+* ``MeterValueRepository.add`` links the reported transactionId when the
+  rows are written: at once outside the group-commit writer, at the end of
+  the batch (one query for all its messages) inside it (``pending.py``).
 * ``MeterValueRepository.for_station`` returns the *latest* ``limit`` samples,
   oldest first (what a chart of recent readings wants).
 * "Newest first" for transactions means by ``started_at`` (then id); for status
