@@ -205,7 +205,7 @@ async def test_half_open_socket_is_reaped_by_ping_timeout(start_central: Central
     assert await heartbeat_works(ws)
     assert len(central.registry) == 1
     ws.transport.pause_reading()  # the station vanishes: it no longer answers pings
-    for _ in range(100):
+    for _ in range(300):  # reaped within about 1 s; generous for a loaded CI machine
         if len(central.registry) == 0:
             break
         await asyncio.sleep(0.05)
@@ -216,14 +216,14 @@ async def test_half_open_socket_is_reaped_by_ping_timeout(start_central: Central
 async def test_reconnect_is_not_held_up_by_a_half_open_predecessor(
     start_central: CentralFactory,
 ) -> None:
-    central = await start_central(ping_interval=3600.0, ping_timeout=5.0)
+    central = await start_central(ping_interval=3600.0, ping_timeout=60.0)
     key = await central.services.stations.register("CP1")
     stale = await open_socket(central, "CP1", key, ping_interval=None)
     assert await heartbeat_works(stale)
     stale.transport.pause_reading()  # will never answer the close frame
     async with await open_socket(central, "CP1", key) as fresh:
-        # answered at once, not after the 5 s the stale socket's close may take
+        # answered at once, not after the 60 s the stale socket's close may take
         await fresh.send(HEARTBEAT)
-        reply = await asyncio.wait_for(fresh.recv(), 2)
+        reply = await asyncio.wait_for(fresh.recv(), 20)
         assert reply.startswith('[3,"hb"')
     stale.transport.abort()

@@ -11,7 +11,6 @@ so nothing is acknowledged to a station before it is durable.
 from __future__ import annotations
 
 import builtins
-
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime

@@ -7,7 +7,6 @@ key is returned once, at registration, and never again.
 from __future__ import annotations
 
 import builtins
-
 from dataclasses import dataclass
 from datetime import datetime
 
