@@ -64,7 +64,7 @@ def meter_values(n: int) -> str:
         "transactionId": 1,
         "meterValue": [
             {
-                "timestamp": "2026-11-23T10:00:00Z",
+                "timestamp": f"2026-11-23T10:{n // 60 % 60:02d}:{n % 60:02d}Z",
                 "sampledValue": [
                     {"value": str(n), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
                     {"value": "7200", "measurand": "Power.Active.Import", "unit": "W"},

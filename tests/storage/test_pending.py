@@ -97,7 +97,8 @@ async def test_appends_are_sent_once_per_table_at_the_end_of_the_batch(
     with statements(uow) as sent:
         await one_batch(uow, *(item(i) for i in range(20)))
     inserts = [s for s in sent if s.startswith(("INSERT", "UPDATE", "SELECT"))]
-    assert len(inserts) == 5, inserts  # seen, current status, history, tx lookup, values
+    # seen, current status, history, already-stored lookup, tx lookup, values
+    assert len(inserts) == 6, inserts
     station = await uow.read(lambda r: r.stations.get("CP-1"))
     assert station is not None and station.last_seen_at == at(19)
     history = await uow.read(lambda r: r.connectors.history("CP-1"))
@@ -191,3 +192,26 @@ async def test_meter_values_link_to_a_transaction_of_the_same_batch(uow: SqlUnit
     )
     linked = await uow.read(lambda r: r.meter_values.for_transaction(tx))
     assert [v.sample.value for v in linked] == ["periodic", "stop"]
+
+
+async def test_a_resent_meter_values_is_stored_once(uow: SqlUnitOfWork) -> None:
+    """A station whose reply was lost resends the same values after reconnecting."""
+    at = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    reading = MeterValue(
+        at, (SampledValue("1200", unit="Wh"), SampledValue("7.2", "Power.Active.Import", "kW"))
+    )
+    corrected = MeterValue(at, (SampledValue("1201", unit="Wh"),))
+
+    async def send(repos: Repositories, value: MeterValue = reading) -> int:
+        return await repos.meter_values.add("CP-1", 1, 7, [value], at)
+
+    await uow.run(send)  # first delivery
+    await asyncio.gather(uow.run(send), uow.run(send))  # two resends, maybe in one batch
+    await uow.run(lambda repos: send(repos, corrected))  # a different reading is kept
+    await uow.run(lambda r: r.meter_values.add("CP-2", 1, 7, [reading], at))  # another station
+
+    async def stored(repos: Repositories, station: str) -> list[str]:
+        return [v.sample.value for v in await repos.meter_values.for_station(station)]
+
+    assert sorted(await uow.read(lambda r: stored(r, "CP-1"))) == ["1200", "1201", "7.2"]
+    assert sorted(await uow.read(lambda r: stored(r, "CP-2"))) == ["1200", "7.2"]

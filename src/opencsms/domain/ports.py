@@ -108,7 +108,12 @@ class MeterValueRepository(Protocol):
         values: Sequence[MeterValue],
         received_at: datetime,
     ) -> int:
-        """Store every sampled value with its own reading time; return how many.
+        """Store every sampled value with its own reading time; return how many
+        were submitted.
+
+        A sampled value identical in every reported field to one already stored
+        for the station (a MeterValues resent after a lost reply) is not stored
+        again.
 
         ``reported_transaction_id`` is kept as the station sent it. The
         repository links the values to our transaction (``transaction_id`` of

@@ -32,6 +32,15 @@ reported ids, rather than one lookup per message. A reported id is linked when
 a transaction with that id exists and belongs to the reporting station at the
 time the rows are written (at the latest the batch's commit).
 
+Meter values are also written at most once: a station whose reply was lost
+sends the same MeterValues again after reconnecting (a new message id, so the
+session's duplicate check cannot see it). A sampled value identical in every
+reported field (station, connector, reported transaction, timestamp, value,
+measurand, unit, phase, context, location, format) to one already stored, or
+to an earlier one in the batch, is skipped. One indexed ``SELECT`` per batch
+finds the stored ones (index on station, timestamp, measurand, value). A value
+that differs in anything, a corrected reading for instance, is stored.
+
 If a flush fails, :attr:`PendingRows.flush_error` is set so the unit of work
 does not blame whichever item's read happened to trigger it: it re-runs every
 item with immediate writes instead, and the guilty one fails on its own.
@@ -86,6 +95,25 @@ def upsert(dialect_name: str, table: Table, keys: list[str], columns: Iterable[s
 _INSERT_METER_VALUES = insert(meter_values)
 _INSERT_STATUS_HISTORY = insert(status_history)
 _INSERT_EVENTS = insert(station_events)
+_METER_IDENTITY = (
+    "station_id",
+    "connector_id",
+    "reported_transaction_id",
+    "timestamp",
+    "value",
+    "measurand",
+    "unit",
+    "phase",
+    "context",
+    "location",
+    "format",
+)
+_STORED_METER_VALUES = select(*(meter_values.c[name] for name in _METER_IDENTITY)).where(
+    meter_values.c.station_id.in_(bindparam("stations", expanding=True)),
+    meter_values.c.timestamp.in_(bindparam("timestamps", expanding=True)),
+    meter_values.c.measurand.in_(bindparam("measurands", expanding=True)),
+    meter_values.c.value.in_(bindparam("values", expanding=True)),
+)
 _TRANSACTION_OWNERS = select(transactions.c.id, transactions.c.station_id).where(
     transactions.c.id.in_(bindparam("ids", expanding=True))
 )
@@ -189,6 +217,9 @@ class PendingRows:
         if not self.meter_values:
             return
         rows, self.meter_values = self.meter_values, []
+        rows = await self._not_yet_stored(rows)
+        if not rows:
+            return
         reported = {
             row["reported_transaction_id"]
             for row in rows
@@ -204,6 +235,28 @@ class PendingRows:
             linked = reported_id is not None and owner.get(reported_id) == row["station_id"]
             row["transaction_id"] = reported_id if linked else None
         await self._execute(_INSERT_METER_VALUES, rows)
+
+    async def _not_yet_stored(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Drop rows identical to a stored meter value or to an earlier row."""
+        result = await self._execute(
+            _STORED_METER_VALUES,
+            {
+                # sets, not sorted lists: a bad row (a None the database
+                # will refuse) must fail at the INSERT, for its own item
+                "stations": list({row["station_id"] for row in rows}),
+                "timestamps": list({row["timestamp"] for row in rows}),
+                "measurands": list({row["measurand"] for row in rows}),
+                "values": list({row["value"] for row in rows}),
+            },
+        )
+        seen = {tuple(stored) for stored in result}
+        fresh = []
+        for row in rows:
+            identity = tuple(row[name] for name in _METER_IDENTITY)
+            if identity not in seen:
+                seen.add(identity)
+                fresh.append(row)
+        return fresh
 
     async def _execute(self, statement: Any, rows: Any = None) -> Any:
         try:

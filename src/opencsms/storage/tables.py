@@ -237,7 +237,9 @@ meter_values = Table(
     Column("location", String(50)),
     Column("format", String(20)),
     Index(None, "transaction_id"),
-    Index(None, "station_id", "timestamp"),
+    # serves for_station (a prefix) and the duplicate check of a resent
+    # MeterValues (pending.py) exactly, even for a station with a stuck clock
+    Index(None, "station_id", "timestamp", "measurand", "value"),
 )
 
 station_events = Table(

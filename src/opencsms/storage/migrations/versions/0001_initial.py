@@ -164,7 +164,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_meter_values_transaction_id", "meter_values", ["transaction_id"])
     op.create_index(
-        "ix_meter_values_station_id_timestamp", "meter_values", ["station_id", "timestamp"]
+        "ix_meter_values_station_id_timestamp_measurand_value",
+        "meter_values",
+        ["station_id", "timestamp", "measurand", "value"],
     )
     op.create_table(
         "station_events",
