@@ -7,7 +7,6 @@ No validation, no storage, no auth: what one Python process can do at all.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
 
 import orjson

@@ -14,9 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ocpp.v16.enums import ChargePointErrorCode, ChargePointStatus
+from ocpp.v16.enums import ChargePointErrorCode
 from ocpp.v16.enums import ChargePointStatus as S
-
 
 ALLOWED: dict[S, frozenset[S]] = {
     S.available: frozenset({S.preparing, S.charging, S.suspended_ev, S.suspended_evse,
