@@ -21,6 +21,10 @@ Rules enforced (OCPP-J 1.6 sections 4.1.1 and 4):
   NotSupported; schema violations -> the 1.6 error code (see validation.py),
   or, for a station in lenient mode, a log line and the payload accepted;
 - a handler's unexpected exception -> InternalError, without internals.
+
+After-reply steps (``Router.on(..., after_reply=...)``) and other background
+work of a session are cancelled when its connection ends: work that must
+outlive the link (a reboot, say) belongs to the caller, not the session.
 """
 
 from __future__ import annotations
@@ -152,7 +156,8 @@ class OcppSession:
                 except ConnectionClosed:
                     raise SessionClosed(self.identity) from None
                 try:
-                    reply = await asyncio.wait_for(future, timeout or self._response_timeout)
+                    wait = self._response_timeout if timeout is None else timeout
+                    reply = await asyncio.wait_for(future, wait)
                 except TimeoutError:
                     raise CallTimeout(f"{action} to {self.identity}: no reply") from None
             finally:
