@@ -13,12 +13,16 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+from ocpp.v16 import call
+
 from opencsms.app import CentralSystem
-from opencsms.chargepoint.clock import FakeClock, parse_time
+from opencsms.chargepoint.clock import FakeClock, ocpp_time, parse_time
 from opencsms.domain.model import IdTag, StoredMeterValue, Transaction
 from opencsms.domain.ports import Repositories
 from opencsms.simulator.fleet import Fleet, FleetOptions, StationSpec
 from opencsms.simulator.scenario import Fault, Scenario, StationModel, Visit
+
+from .stations import ocpp_station
 
 STATIONS = 20
 OFFLINE = 7  # 1-based index of the station that goes offline
@@ -115,3 +119,26 @@ async def test_fleet_sessions_and_an_offline_replay_are_stored_exactly_once(
         if member.index == OFFLINE - 1:
             late = [v for v in values if (v.received_at - v.timestamp).total_seconds() > 60]
             assert len(late) >= 20 * len(MEASURANDS)  # replayed, original timestamps kept
+
+
+async def test_a_resent_meter_values_is_stored_once(central: CentralSystem) -> None:
+    """A station whose link died after the central system committed a MeterValues
+    but before the reply arrived sends it again, with a new message id (OCPP 1.6
+    section 4.7: transaction messages are retried until acknowledged). Start and
+    Stop replays are recognised (domain/transactions.py), and so must MeterValues be."""
+    key = await central.services.stations.register("DUP1")
+    await central.services.tags.put(IdTag("TAG-DUP"))
+    clock = FakeClock()
+    sample = {"timestamp": ocpp_time(clock.now()), "sampledValue": [
+        {"value": "1234", "measurand": "Energy.Active.Import.Register", "unit": "Wh",
+         "context": "Sample.Periodic"}]}
+    async with ocpp_station(central, "DUP1", key) as station:
+        started = await station.call(
+            call.StartTransaction(1, "TAG-DUP", 0, ocpp_time(clock.now())))
+        for _ in range(2):  # the original and the retry after reconnecting
+            await station.call(call.MeterValues(1, [sample], started.transaction_id))
+
+    async def read(repos: Repositories) -> list[StoredMeterValue]:
+        return await repos.meter_values.for_transaction(started.transaction_id)
+
+    assert len(await central.services.uow.read(read)) == 1

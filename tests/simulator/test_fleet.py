@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from opencsms.chargepoint.clock import FakeClock
-from opencsms.simulator.fleet import Agenda, ScaledClock, raise_fd_limit, specs_for
+from opencsms.simulator.fleet import specs_for
 from opencsms.simulator.keys import KeysFileError, load_keys, parse_keys, write_keys
 from opencsms.simulator.scenario import Scenario, StationModel
 from opencsms.simulator.stats import FleetStats, Histogram, StatsJournal
+from opencsms.simulator.timebase import Agenda, ScaledClock, raise_fd_limit
 
 
 def test_histogram_quantiles_within_five_percent() -> None:

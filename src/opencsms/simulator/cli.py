@@ -29,10 +29,11 @@ from rich.live import Live
 
 from opencsms import logs
 from opencsms.simulator import report
-from opencsms.simulator.fleet import Fleet, FleetOptions, StationSpec, clock_for, specs_for
+from opencsms.simulator.fleet import Fleet, FleetOptions, StationSpec, specs_for
 from opencsms.simulator.keys import KeysFileError, load_keys
 from opencsms.simulator.scenario import DEFAULT, ScenarioError, load
 from opencsms.simulator.stats import FleetStats
+from opencsms.simulator.timebase import clock_for
 
 console = Console()
 errors = Console(stderr=True)

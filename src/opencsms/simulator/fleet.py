@@ -10,7 +10,7 @@ departures are the station's own timer. Statistics go into one shared
 
 Time: the system clock, a :class:`ScaledClock` (``speed`` simulated seconds
 per real second: heartbeats, meter intervals, stays and reconnect backoff
-all shrink), or a :class:`~opencsms.chargepoint.clock.FakeClock` that a test
+all shrink; in :mod:`.timebase`), or a :class:`~opencsms.chargepoint.clock.FakeClock` that a test
 moves with :meth:`Fleet.advance`, which waits for the network to go quiet
 between steps.
 
@@ -24,15 +24,13 @@ StatusNotification every tenth), or sends ``load_rate`` per second.
 from __future__ import annotations
 
 import asyncio
-import heapq
 import itertools
 import random
-import resource
 import ssl
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from opencsms.chargepoint.clock import Clock, FakeClock, SystemClock, ocpp_time
@@ -42,78 +40,10 @@ from opencsms.simulator.ev import EV
 from opencsms.simulator.scenario import DEFAULT, Fault, Scenario, StationModel, Visit
 from opencsms.simulator.station import SimulatedStation
 from opencsms.simulator.stats import FleetStats, StatsJournal
+from opencsms.simulator.timebase import Agenda, raise_fd_limit
 
 UNREACHABLE = "wss://127.0.0.1:1/ocpp"
 """Where a station in a scripted outage tries to connect (refused at once)."""
-
-
-class ScaledClock:
-    """Real time sped up: ``speed`` simulated seconds pass per real second."""
-
-    def __init__(self, speed: float, start: datetime | None = None) -> None:
-        self.speed = speed
-        self._start = start or datetime.now(UTC)
-        self._t0 = time.monotonic()
-
-    def now(self) -> datetime:
-        return self._start + timedelta(seconds=(time.monotonic() - self._t0) * self.speed)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds) / self.speed)
-
-
-def clock_for(speed: float) -> Clock:
-    return SystemClock() if speed == 1 else ScaledClock(speed)
-
-
-def raise_fd_limit(needed: int) -> int:
-    """Raise the soft RLIMIT_NOFILE towards ``needed`` (bounded by the hard limit)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = needed if hard == resource.RLIM_INFINITY else min(hard, needed)
-    if target > soft:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        return target
-    return soft
-
-
-class Agenda:
-    """Fleet-wide timed callbacks: one heap and one task, whatever the fleet size."""
-
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self._heap: list[tuple[datetime, int, Callable[[], None]]] = []
-        self._seq = itertools.count()
-        self._sleeper: asyncio.Future[None] | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    def at(self, when: datetime, callback: Callable[[], None]) -> None:
-        earliest = self._heap[0][0] if self._heap else None
-        heapq.heappush(self._heap, (when, next(self._seq), callback))
-        if (earliest is None or when < earliest) and self._sleeper and not self._sleeper.done():
-            self._sleeper.cancel()
-
-    def after(self, seconds: float, callback: Callable[[], None]) -> None:
-        self.at(self.clock.now() + timedelta(seconds=seconds), callback)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="fleet-agenda")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            now = self.clock.now()
-            while self._heap and self._heap[0][0] <= now:
-                heapq.heappop(self._heap)[2]()
-            if not self._heap:
-                delay = 86_400.0
-            else:
-                delay = max(0.0, (self._heap[0][0] - now).total_seconds())
-            self._sleeper = asyncio.ensure_future(self.clock.sleep(delay))
-            await asyncio.wait({self._sleeper})
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +68,8 @@ class FleetOptions:
     open_timeout: float = 60.0
     keep_journal: bool = False
     key_encoding: str = "hex"
+    hold_load: bool = False
+    """Load mode: wait for :attr:`Fleet.load_gate` before sending."""
 
 
 @dataclass(slots=True)
@@ -165,6 +97,11 @@ class Fleet:
         self._started_at = 0.0
         self._monitor: asyncio.Task[None] | None = None
         self._initial_wh = 0.0
+        self.load_gate = asyncio.Event()
+        """Load mode: stations send only once this is set (a benchmark sets it when
+        all are connected, so connecting and sustained load are measured apart)."""
+        if not options.hold_load:
+            self.load_gate.set()
         self.members: list[_Member] = []
         connectors = sum(s.model.connectors for s in specs)
         self.tags = self.scenario.tag_ids(connectors)
@@ -395,6 +332,7 @@ class Fleet:
         assert link is not None
         rate = self.options.load_rate
         measurands = list(self.scenario.measurands)
+        await self.load_gate.wait()
         for n in itertools.count():
             await link.connected.wait()
             if n % 10 == 0:
