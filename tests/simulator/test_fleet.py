@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from opencsms.chargepoint.clock import FakeClock
-from opencsms.simulator.fleet import specs_for
+from opencsms.simulator.fleet import specs_for, with_station_ids
 from opencsms.simulator.keys import KeysFileError, load_keys, parse_keys, write_keys
-from opencsms.simulator.scenario import Scenario, StationModel
+from opencsms.simulator.scenario import Fault, Scenario, StationModel, Visit
 from opencsms.simulator.stats import FleetStats, Histogram, StatsJournal
 from opencsms.simulator.timebase import Agenda, ScaledClock, raise_fd_limit
 
@@ -107,6 +107,7 @@ def test_specs_take_ids_from_the_keys_file_when_it_has_enough() -> None:
     specs = specs_for(2, {"X1": "k1", "X2": "k2", "X3": "k3"}, scenario)
     assert [(s.identity, s.key, s.model.name) for s in specs] == [
         ("X1", "k1", "a"), ("X2", "k2", "b")]
+    assert [s.first_tag for s in specs] == [0, 1]  # fleet-wide, so processes never share a tag
     generated = specs_for(3, {}, scenario, prefix="P", default_key="K" * 32)
     assert [s.identity for s in generated] == ["P00001", "P00002", "P00003"]
     assert {s.key for s in generated} == {"K" * 32}
@@ -139,3 +140,13 @@ def test_fd_limit_is_raised_not_lowered() -> None:
 
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     assert raise_fd_limit(16) == soft
+
+
+def test_index_selectors_become_station_ids_before_a_fleet_is_split() -> None:
+    specs = specs_for(3, {}, Scenario(), prefix="P", default_key="K" * 32)
+    scenario = Scenario(sessions=(Visit(station=2, arrive=0, leave=60),),
+                        faults=(Fault(at=1, station=3, kind="drop"),
+                                Fault(at=1, station="X", kind="drop")))
+    resolved = with_station_ids(scenario, specs)
+    assert [v.station for v in resolved.sessions] == ["P00002"]
+    assert [f.station for f in resolved.faults] == ["P00003", "X"]

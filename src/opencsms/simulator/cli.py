@@ -20,6 +20,7 @@ import json
 import multiprocessing
 import queue
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,7 +30,13 @@ from rich.live import Live
 
 from opencsms import logs
 from opencsms.simulator import report
-from opencsms.simulator.fleet import Fleet, FleetOptions, StationSpec, specs_for
+from opencsms.simulator.fleet import (
+    Fleet,
+    FleetOptions,
+    StationSpec,
+    specs_for,
+    with_station_ids,
+)
 from opencsms.simulator.keys import KeysFileError, load_keys
 from opencsms.simulator.scenario import DEFAULT, ScenarioError, load
 from opencsms.simulator.stats import FleetStats
@@ -116,6 +123,7 @@ def run_fleet(specs: list[StationSpec], options: FleetOptions, speed: float,
     """Run in this process (K=1) or in K children, with a live display; return the stats."""
     if processes <= 1:
         return _run_loop(_run_here(specs, options, speed, duration, show))
+    options = replace(options, scenario=with_station_ids(options.scenario, specs))
     return _run_children(specs, options, speed, duration, processes, show)
 
 

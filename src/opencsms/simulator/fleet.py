@@ -51,6 +51,9 @@ class StationSpec:
     identity: str
     key: str | None
     model: StationModel = field(default_factory=StationModel)
+    first_tag: int | None = None
+    """Index of the id tag of its connector 1 in the whole fleet (set by
+    :func:`specs_for`), so fleets split over processes never share a tag."""
 
 
 @dataclass(slots=True)
@@ -97,13 +100,15 @@ class Fleet:
         self._started_at = 0.0
         self._monitor: asyncio.Task[None] | None = None
         self._initial_wh = 0.0
+        self._final = False
         self.load_gate = asyncio.Event()
         """Load mode: stations send only once this is set (a benchmark sets it when
         all are connected, so connecting and sustained load are measured apart)."""
         if not options.hold_load:
             self.load_gate.set()
         self.members: list[_Member] = []
-        connectors = sum(s.model.connectors for s in specs)
+        connectors = max((_first_tag(s, 0) + s.model.connectors for s in specs), default=0)
+        connectors = max(connectors, sum(s.model.connectors for s in specs))
         self.tags = self.scenario.tag_ids(connectors)
         config = {
             "MeterValueSampleInterval": str(self.scenario.meter_interval),
@@ -126,7 +131,7 @@ class Fleet:
                 response_timeout=options.response_timeout, open_timeout=options.open_timeout,
                 validate=not options.load,
             )
-            self.members.append(_Member(index, station, settings, first_tag))
+            self.members.append(_Member(index, station, settings, _first_tag(spec, first_tag)))
             first_tag += model.connectors
         self.by_id = {m.station.identity: m for m in self.members}
 
@@ -155,6 +160,7 @@ class Fleet:
         if self._monitor is not None:
             await asyncio.gather(self._monitor, return_exceptions=True)
         self.snapshot()  # final energy and counts while the stations still exist
+        self._final = True  # later snapshots (a display) must not count closing sockets
         for start in range(0, len(self.members), 500):
             batch = self.members[start:start + 500]
             await asyncio.gather(*(m.station.close() for m in batch), return_exceptions=True)
@@ -173,6 +179,8 @@ class Fleet:
     def snapshot(self) -> FleetStats:
         """Refresh the gauges (connected, energy, connects) and return the live stats."""
         stats = self.stats
+        if self._final:
+            return stats
         connected = connects = failures = 0
         energy = 0.0
         for member in self.members:
@@ -406,5 +414,29 @@ def specs_for(count: int, keys: dict[str, str], scenario: Scenario, prefix: str 
     models = scenario.fleet_models(count)
     ids = list(keys)[:count] if len(keys) >= count else [
         f"{prefix}{i:05d}" for i in range(1, count + 1)]
-    return [StationSpec(i, keys.get(i, default_key), replace(m))
-            for i, m in zip(ids, models, strict=True)]
+    specs, first_tag = [], 0
+    for identity, model in zip(ids, models, strict=True):
+        specs.append(StationSpec(identity, keys.get(identity, default_key), replace(model),
+                                 first_tag))
+        first_tag += model.connectors
+    return specs
+
+
+def _first_tag(spec: StationSpec, default: int) -> int:
+    return default if spec.first_tag is None else spec.first_tag
+
+
+def with_station_ids(scenario: Scenario, specs: list[StationSpec]) -> Scenario:
+    """Turn 1-based index selectors of visits and faults into station ids, so a
+    fleet split over processes still means the same stations."""
+
+    def resolve(selector: int | str) -> int | str:
+        if isinstance(selector, int) and 0 < selector <= len(specs):
+            return specs[selector - 1].identity
+        return selector
+
+    return replace(
+        scenario,
+        sessions=tuple(replace(v, station=resolve(v.station)) for v in scenario.sessions),
+        faults=tuple(replace(f, station=resolve(f.station)) for f in scenario.faults),
+    )
