@@ -117,6 +117,7 @@ class CentralSystem:
                 max_message_bytes=settings.max_message_bytes,
                 ping_interval=settings.ping_interval,
                 ping_timeout=settings.ping_timeout,
+                handshake_timeout=settings.handshake_timeout,
             ),
             authenticator.authenticate,
             self._on_connect,

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
 
     heartbeat_interval: int = Field(300, description="Seconds, sent in BootNotification.conf.")
     response_timeout: float = Field(30.0, description="Seconds to wait for a station's reply.")
+    handshake_timeout: float = Field(
+        60.0,
+        description="Seconds a station has to finish TLS and the HTTP upgrade. Generous: "
+        "after an outage thousands reconnect at once and queue for the CPU.",
+    )
     ping_interval: float = Field(60.0, description="WebSocket ping every N seconds.")
     ping_timeout: float = Field(30.0, description="Close a socket whose pong is this late.")
     max_message_bytes: int = Field(1024 * 1024, description="Larger frames close with 1009.")

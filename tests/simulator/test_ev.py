@@ -49,3 +49,25 @@ async def test_full_battery_suspends_offline_station() -> None:
         assert stop["meterStop"] == 2100 and stop["reason"] == "EVDisconnected"
     finally:
         await st.close()
+
+
+async def test_the_car_still_leaves_after_the_station_reboots() -> None:
+    """A Reset restarts the station's firmware, not the world: the car's own
+    departure (a simulator timer) must survive it."""
+    from datetime import timedelta
+
+    from opencsms.chargepoint.charging import reboot
+
+    clock = FakeClock()
+    st = SimulatedStation("CP-EV", clock=clock)
+    st.cp.start()
+    try:
+        car = EV(battery_kwh=60, soc=20, departure=clock.now() + timedelta(minutes=30))
+        await st.plug_in(1, car)
+        await reboot(st.cp, "Soft")
+        for _ in range(40):
+            await st.advance(60)
+        assert st.outlets[0].ev is None  # the car left on time
+        assert st.status() == "Available"
+    finally:
+        await st.close()

@@ -278,7 +278,7 @@ async def reboot(cp: ChargePoint, reason: str) -> None:
         if connector.transaction is not None:
             await stop_transaction(cp, connector.id, stop_reason.value)
     await cp.drain()
-    cp.timers.clear()
+    cp.timers.clear(keep=cp.world_timer_prefixes)
     cp.registration = None
     for connector in cp.connectors:
         connector.reservation = None

@@ -86,6 +86,9 @@ class ChargePoint:
         self.offered: dict[int, float] = {}
         self.on_reboot: Callable[[], Awaitable[None]] | None = None
         """Set by the connection layer: drop the link and connect again after a reset."""
+        self.world_timer_prefixes: tuple[str, ...] = ()
+        """Timer keys of the station's surroundings (a simulator's car) that a
+        reboot of the firmware must not cancel."""
         self.data_transfer: Callable[[Payload], Awaitable[Payload]] | None = None
         self.boot_every_connect = False
         """Some firmware sends BootNotification on every reconnect (a quirk)."""

@@ -52,8 +52,10 @@ class Timers:
         entry = self._due.get(key)
         return entry[0] if entry else None
 
-    def clear(self) -> None:
-        self._due.clear()
+    def clear(self, keep: tuple[str, ...] = ()) -> None:
+        """Cancel every timer except those whose key starts with one of ``keep``."""
+        for key in [k for k in self._due if not k.startswith(keep)]:
+            del self._due[key]
         self._nudge()
 
     def start(self) -> None:

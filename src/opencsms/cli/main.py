@@ -24,6 +24,7 @@ from opencsms.config import Settings
 from opencsms.domain.model import IdTag, TagStatus
 from opencsms.domain.ports import StationExists
 from opencsms.security.keys import InvalidKey
+from opencsms.simulator.cli import simulate
 
 T = TypeVar("T")
 
@@ -32,7 +33,7 @@ stations_app = typer.Typer(help="Register and list charging stations.", no_args_
 tags_app = typer.Typer(help="Manage id tags (RFID cards, app tokens).", no_args_is_help=True)
 app.add_typer(stations_app, name="stations")
 app.add_typer(tags_app, name="tags")
-app.command("simulate")(__import__("opencsms.simulator.cli").simulator.cli.simulate)
+app.command("simulate")(simulate)
 
 console = Console()
 errors = Console(stderr=True)

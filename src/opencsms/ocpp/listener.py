@@ -48,6 +48,7 @@ class ListenerConfig:
     max_message_bytes: int = 1024 * 1024
     ping_interval: float | None = 60.0
     ping_timeout: float | None = 30.0
+    handshake_timeout: float = 60.0
 
 
 def station_id_from_path(path: str, prefix: str) -> str | None:
@@ -123,6 +124,9 @@ async def serve_stations(
         max_size=config.max_message_bytes,
         ping_interval=config.ping_interval,
         ping_timeout=config.ping_timeout,
+        # a handshake that was queued behind thousands of others is still worth
+        # finishing: failing it throws away the TLS work and brings a retry
+        open_timeout=config.handshake_timeout,
         # a peer that missed its pong will not answer a close frame either:
         # do not hold a half-open socket for websockets' default 10 s
         close_timeout=config.ping_timeout or 10.0,

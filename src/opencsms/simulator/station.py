@@ -98,6 +98,7 @@ class SimulatedStation:
             profiles=ProfileStore(checks=self.quirks.profile_checks()),
         )
         self.cp.boot_every_connect = self.quirks.boot_on_reconnect
+        self.cp.world_timer_prefixes = ("ev:",)  # the car keeps its own schedule
         self.connection: StationConnection | None = None
 
     @property
