@@ -191,7 +191,7 @@ def _station(r: _Reader, node: yaml.Node, path: str) -> int | str | None:
         (isinstance(value, int) and value >= 1) or (isinstance(value, str) and value)):
         r.fail(node, path, f"must be a station id or a 1-based index, got {value!r}")
         return None
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def _require(r: _Reader, node: yaml.Node, m: dict[str, yaml.Node], path: str,
