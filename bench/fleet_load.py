@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,15 +44,11 @@ from opencsms.simulator.registration import register_async
 from opencsms.simulator.scenario import DEFAULT
 from opencsms.simulator.stats import FleetStats
 from opencsms.simulator.timebase import raise_fd_limit
+from opencsms.testing import free_port, wait_for_port
 
 HERE = Path(__file__).resolve().parent
 MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import")
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def pinned(cpu: int) -> list[str]:
@@ -78,26 +73,13 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-async def wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(600):
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            await asyncio.sleep(0.05)
-            continue
-        writer.close()
-        await writer.wait_closed()
-        return
-    raise RuntimeError(f"nothing listening on {port}")
 
 
 async def drive(name: str, command: list[str], env: dict[str, str], port: int, ca: Path,
                 specs: list[StationSpec], seconds: float, ramp: float) -> dict[str, object]:
     server = subprocess.Popen([*pinned(0), *command], env=env)
     try:
-        await wait_for_port(port, server)
+        await wait_for_port(port, alive=lambda: server.poll() is None, within=60)
         await asyncio.sleep(0.5)
         before = rss_kib(server.pid)
         scenario = DEFAULT.__class__(measurands=MEASURANDS)

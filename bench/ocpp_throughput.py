@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,32 +29,16 @@ from websockets.asyncio.client import connect
 from opencsms.app import Services
 from opencsms.config import Settings
 from opencsms.security.tls import client_ssl_context
+from opencsms.testing import basic_authorization, free_port, wait_for_port
 
 KEY = "00112233445566778899aabbccddeeff00112233"
 HERE = Path(__file__).resolve().parent
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
 
 def pinned(cpu: int) -> list[str]:
     return ["taskset", "-c", str(cpu)] if os.cpu_count() and os.cpu_count() > 1 else []  # type: ignore[operator]
 
-
-async def wait_for_port(port: int) -> None:
-    for _ in range(400):
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            await asyncio.sleep(0.05)
-            continue
-        writer.close()
-        await writer.wait_closed()
-        return
-    raise RuntimeError(f"nothing listening on {port}")
 
 
 def meter_values(n: int) -> str:
@@ -88,7 +71,7 @@ async def load(url: str, ca: Path, stations: int, seconds: float) -> tuple[int, 
             f"{url}/{station_id}",
             ssl=context,
             subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-            additional_headers={"Authorization": _basic(station_id)},
+            additional_headers={"Authorization": basic_authorization(station_id, KEY)},
             compression=None,
         ) as ws:
             await ready.wait()
@@ -109,11 +92,6 @@ async def load(url: str, ca: Path, stations: int, seconds: float) -> tuple[int, 
     await asyncio.gather(*tasks)
     return answered, latencies
 
-
-def _basic(station_id: str) -> str:
-    import base64
-
-    return "Basic " + base64.b64encode(f"{station_id}:{KEY}".encode()).decode()
 
 
 def report(name: str, answered: int, latencies: list[float], seconds: float) -> float:
@@ -152,7 +130,7 @@ async def main(stations: int, seconds: float, database_url: str | None, synchron
         [*pinned(0), sys.executable, "-m", "opencsms", "serve", "--ocpp-port", str(port)], env=env
     )
     try:
-        await wait_for_port(port)
+        await wait_for_port(port, alive=lambda: server.poll() is None)
         ca = data_dir / "tls" / "ca.pem"
         answered, latencies = await load(f"wss://localhost:{port}/ocpp", ca, stations, seconds)
         ours = report("opencsms (validate+commit)", answered, latencies, seconds)
@@ -167,7 +145,7 @@ async def main(stations: int, seconds: float, database_url: str | None, synchron
         env=env,
     )
     try:
-        await wait_for_port(port)
+        await wait_for_port(port, alive=lambda: echo.poll() is None)
         answered, latencies = await load(f"wss://localhost:{port}/ocpp", ca, stations, seconds)
         ceiling = report("raw echo (ceiling)", answered, latencies, seconds)
     finally:

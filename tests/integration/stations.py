@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,12 +12,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from opencsms.app import CentralSystem
 from opencsms.security.tls import client_ssl_context
-
-
-def basic_auth(username: str, password: str | bytes) -> str:
-    raw = password if isinstance(password, bytes) else password.encode()
-    token = base64.b64encode(username.encode() + b":" + raw).decode()
-    return f"Basic {token}"
+from opencsms.testing import basic_authorization
 
 
 async def open_socket(
@@ -32,7 +26,7 @@ async def open_socket(
 ) -> ClientConnection:
     headers = {}
     if password is not None:
-        headers["Authorization"] = basic_auth(username or station_id, password)
+        headers["Authorization"] = basic_authorization(username or station_id, password)
     assert central.ca_file is not None
     return await connect(
         f"{central.ocpp_url}/{station_id}",

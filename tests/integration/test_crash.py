@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -24,18 +23,12 @@ from opencsms.app import Services
 from opencsms.config import Settings
 from opencsms.domain.ports import Repositories
 from opencsms.security.tls import client_ssl_context
-
-from .stations import basic_auth
+from opencsms.testing import basic_authorization, free_port, wait_for_port
 
 KEY = "00112233445566778899aabbccddeeff00112233"
 STATIONS = 5
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -49,19 +42,6 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def wait_for_port(port: int, process: asyncio.subprocess.Process) -> None:
-    for _ in range(200):
-        assert process.returncode is None, "server exited early"
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            await asyncio.sleep(0.05)
-            continue
-        writer.close()
-        await writer.wait_closed()
-        return
-    raise AssertionError("server did not start listening")
-
 
 async def station(
     url: str, station_id: str, ca: Path, acked: list[int], stop: asyncio.Event
@@ -71,7 +51,7 @@ async def station(
         f"{url}/{station_id}",
         ssl=client_ssl_context(ca),
         subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-        additional_headers={"Authorization": basic_auth(station_id, KEY)},
+        additional_headers={"Authorization": basic_authorization(station_id, KEY)},
     ) as ws:
         reading = 0
         try:
@@ -117,7 +97,7 @@ async def test_every_acknowledged_message_survives_sigkill(tmp_path: Path) -> No
         stderr=asyncio.subprocess.DEVNULL,
     )
     try:
-        await wait_for_port(port, server)
+        await wait_for_port(port, alive=lambda: server.returncode is None)
         ca = tmp_path / "data" / "tls" / "ca.pem"
         acked: dict[str, list[int]] = {f"CP{n}": [] for n in range(STATIONS)}
         stop = asyncio.Event()

@@ -15,9 +15,10 @@ from opencsms.app import CentralSystem
 from opencsms.security.keys import parse_key
 from opencsms.security.tls import ELB_TLS_1_2_EXT_2018_06_CIPHERS
 from opencsms.stations.registry import REPLACED
+from opencsms.testing import basic_authorization
 
 from .conftest import CentralFactory
-from .stations import basic_auth, open_socket
+from .stations import open_socket
 
 HEARTBEAT = '[2, "hb", "Heartbeat", {}]'
 
@@ -87,7 +88,7 @@ async def test_plain_ws_is_refused_without_the_dev_flag(central: CentralSystem) 
             url,
             subprotocols=["ocpp1.6"],
             additional_headers={  # type: ignore[list-item]
-                "Authorization": basic_auth("CP1", key)
+                "Authorization": basic_authorization("CP1", key)
             },
             open_timeout=3,
         )
@@ -101,7 +102,7 @@ async def test_plain_ws_only_with_the_development_flag(start_central: CentralFac
     async with connect(
         f"{central.ocpp_url}/CP1",
         subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-        additional_headers={"Authorization": basic_auth("CP1", key)},
+        additional_headers={"Authorization": basic_authorization("CP1", key)},
     ) as ws:
         assert await heartbeat_works(ws)
 
