@@ -16,6 +16,7 @@ from websockets.asyncio.server import Server, ServerConnection
 from opencsms.config import Settings
 from opencsms.domain.authorization import AuthorizationService, TagService
 from opencsms.domain.metering import MeteringService
+from opencsms.domain.model import Station
 from opencsms.domain.stations import StationService
 from opencsms.domain.transactions import TransactionService
 from opencsms.ocpp.listener import ListenerConfig, serve_stations
@@ -73,6 +74,10 @@ class CentralSystem:
         self._services: Services | None = None
         self._server: Server | None = None
         self._router = Router()
+        self._station_records: dict[str, Station] = {}
+        """The record each station's latest login read, reused by the connection
+        that follows: one database read per connect, not two (a reconnect storm
+        of 10,000 stations queued the second read until it timed out)."""
 
     @property
     def services(self) -> Services:
@@ -104,7 +109,7 @@ class CentralSystem:
             data_transfer_status=settings.data_transfer_status,
         ).register(self._router)
         authenticator = StationAuthenticator(
-            self.services.stations.auth_key_hash,
+            self._key_hash,
             LoginThrottle(time.monotonic, threshold=settings.auth_failure_threshold),
             cost=settings.key_hash_cost,
         )
@@ -137,8 +142,16 @@ class CentralSystem:
             self.ca_file = dev.ca_cert
         return server_ssl_context(pairs, enable_tls13=settings.tls_enable_1_3)
 
-    async def _on_connect(self, station_id: str, connection: ServerConnection) -> None:
+    async def _key_hash(self, station_id: str) -> str | None:
         station = await self.services.stations.get(station_id)
+        if station is None:
+            self._station_records.pop(station_id, None)
+            return None
+        self._station_records[station_id] = station
+        return station.auth_key_hash
+
+    async def _on_connect(self, station_id: str, connection: ServerConnection) -> None:
+        station = self._station_records.get(station_id)  # read by this login, just now
         session = OcppSession(
             station_id,
             connection,
