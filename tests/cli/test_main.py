@@ -31,7 +31,8 @@ def stored_hash(data_dir: Path, station_id: str) -> str | None:
     async def read() -> str | None:
         services = await Services.open(Settings(data_dir=data_dir))
         try:
-            return await services.stations.auth_key_hash(station_id)
+            station = await services.stations.get(station_id)
+            return station.auth_key_hash if station is not None else None
         finally:
             await services.close()
 

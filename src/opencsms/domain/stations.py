@@ -95,10 +95,6 @@ class StationService:
 
         return await self._uow.read(work)
 
-    async def auth_key_hash(self, station_id: str) -> str | None:
-        station = await self.get(station_id)
-        return station.auth_key_hash if station is not None else None
-
     # -- what stations report ------------------------------------------------
 
     async def boot(self, station_id: str, info: StationInfo) -> BootResult:

@@ -128,18 +128,27 @@ stations = Table(
     Column("last_seen_at", UtcDateTime),
 )
 
+
+def _status_report_columns() -> list[Column[Any]]:
+    """One StatusNotification as stored: the current status and its history
+    hold the same fields (fresh Column objects: a Column belongs to one table)."""
+    return [
+        Column("station_id", String(255), nullable=False),
+        Column("connector_id", Integer, nullable=False),
+        Column("status", String(50), nullable=False),
+        Column("error_code", String(50), nullable=False),
+        Column("updated_at", UtcDateTime, nullable=False),
+        Column("timestamp", UtcDateTime),
+        Column("info", String(255)),
+        Column("vendor_id", String(255)),
+        Column("vendor_error_code", String(255)),
+    ]
+
+
 connector_status = Table(
     "connector_status",
     metadata,
-    Column("station_id", String(255), nullable=False),
-    Column("connector_id", Integer, nullable=False),
-    Column("status", String(50), nullable=False),
-    Column("error_code", String(50), nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
-    Column("timestamp", UtcDateTime),
-    Column("info", String(255)),
-    Column("vendor_id", String(255)),
-    Column("vendor_error_code", String(255)),
+    *_status_report_columns(),
     PrimaryKeyConstraint("station_id", "connector_id"),
 )
 
@@ -147,15 +156,7 @@ status_history = Table(
     "status_history",
     metadata,
     Column("id", BIG_ID, primary_key=True, autoincrement=True),
-    Column("station_id", String(255), nullable=False),
-    Column("connector_id", Integer, nullable=False),
-    Column("status", String(50), nullable=False),
-    Column("error_code", String(50), nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
-    Column("timestamp", UtcDateTime),
-    Column("info", String(255)),
-    Column("vendor_id", String(255)),
-    Column("vendor_error_code", String(255)),
+    *_status_report_columns(),
     Index(None, "station_id", "updated_at"),
 )
 
