@@ -191,3 +191,221 @@ class StationEvent:
     payload: dict[str, object]
     received_at: datetime
     id: int | None = None
+
+
+# -- operator records: commands, provisioning, reservations, local lists,
+# -- firmware and diagnostics jobs, API keys, webhooks ----------------------
+
+
+class CommandState(StrEnum):
+    """Where a CSMS-initiated command is in its life.
+
+    ``queued`` waits in the station's durable queue for its next connection
+    (until ``expires_at``); ``sent`` is on the wire; the rest are final.
+    """
+
+    QUEUED = "queued"
+    SENT = "sent"
+    ANSWERED = "answered"  # a CALLRESULT; its ``status`` field, if any, says what it meant
+    ERROR = "error"  # a CALLERROR, or a reply that broke the response schema
+    TIMED_OUT = "timed_out"
+    FAILED = "failed"  # the connection ended before the reply, or the station was offline
+    EXPIRED = "expired"  # queued past its time-to-live, never sent
+
+    @property
+    def final(self) -> bool:
+        return self not in (CommandState.QUEUED, CommandState.SENT)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One CSMS-initiated OCPP message as an audit record."""
+
+    id: int
+    station_id: str
+    action: str
+    payload: dict[str, object]
+    requested_by: str
+    created_at: datetime
+    state: CommandState
+    expires_at: datetime | None = None
+    sent_at: datetime | None = None
+    finished_at: datetime | None = None
+    status: str | None = None  # the reply's "status" field, when it has one
+    response: dict[str, object] | None = None
+    error: str | None = None
+
+
+class ProvisioningState(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REBOOT_REQUIRED = "reboot_required"
+    REJECTED = "rejected"
+    NOT_SUPPORTED = "not_supported"
+    FAILED = "failed"  # no answer (timeout, error, connection lost): retried
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigurationEntry:
+    """One key of a station's configuration as its last GetConfiguration reported it."""
+
+    station_id: str
+    key: str
+    value: str | None
+    readonly: bool
+    reported_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisioningItem:
+    """One desired configuration key of a station and how far it got."""
+
+    station_id: str
+    key: str
+    desired_value: str
+    state: ProvisioningState
+    attempts: int
+    updated_at: datetime
+    detail: str | None = None
+
+
+class ReservationState(StrEnum):
+    REQUESTED = "requested"  # ReserveNow sent, no answer yet
+    ACTIVE = "active"  # Accepted by the station
+    REJECTED = "rejected"  # Faulted / Occupied / Rejected / Unavailable / no answer
+    CANCELLED = "cancelled"
+    USED = "used"  # a StartTransaction named it
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    id: int  # the OCPP reservationId
+    station_id: str
+    connector_id: int
+    id_tag: str
+    expiry_date: datetime
+    state: ReservationState
+    created_at: datetime
+    updated_at: datetime
+    parent_id_tag: str | None = None
+    transaction_id: int | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LocalListEntry:
+    id_tag: str
+    status: TagStatus | None = None  # None in a differential update: remove the tag
+    expiry_date: datetime | None = None
+    parent_id_tag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LocalList:
+    """The local authorization list a station holds, as far as we know
+    (what its last Accepted SendLocalList left it with)."""
+
+    station_id: str
+    version: int
+    entries: tuple[LocalListEntry, ...]
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareFile:
+    id: str  # random, unguessable: part of the download URL stations get
+    name: str
+    size: int
+    sha256: str
+    uploaded_at: datetime
+
+
+class JobState(StrEnum):
+    """Firmware and diagnostics jobs. The intermediate OCPP statuses
+    (Downloading, Installing, Uploading, ...) are kept in ``Job.last_status``."""
+
+    REQUESTED = "requested"  # command sent or queued
+    RUNNING = "running"  # the station reported progress
+    SUCCEEDED = "succeeded"  # Installed / Uploaded (and the file received)
+    FAILED = "failed"  # DownloadFailed, InstallationFailed, UploadFailed, command refused
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareJob:
+    id: int
+    station_id: str
+    location: str
+    retrieve_date: datetime
+    state: JobState
+    created_at: datetime
+    updated_at: datetime
+    file_id: str | None = None
+    last_status: str | None = None
+    command_id: int | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosticsJob:
+    id: int
+    station_id: str
+    token: str  # the upload URL's secret part
+    state: JobState
+    created_at: datetime
+    updated_at: datetime
+    last_status: str | None = None
+    file_name: str | None = None  # as the station named it
+    size: int | None = None  # bytes received
+    command_id: int | None = None
+    detail: str | None = None
+
+
+class ApiRole(StrEnum):
+    ADMIN = "admin"
+    READ_ONLY = "read-only"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An operator API key; the secret part is stored only as a hash."""
+
+    id: str  # public part, shown in lists and logs
+    name: str
+    role: ApiRole
+    key_hash: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    id: int
+    url: str
+    secret: str  # the HMAC key; needed in clear to sign
+    event_types: tuple[str, ...]  # empty: every event
+    created_at: datetime
+    active: bool = True
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # gave up after the last retry
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    id: int
+    webhook_id: int
+    event_id: str
+    event_type: str
+    payload: dict[str, object]
+    state: DeliveryState
+    attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+    last_status_code: int | None = None
+    last_error: str | None = None
+    delivered_at: datetime | None = None

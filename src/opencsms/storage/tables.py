@@ -253,3 +253,176 @@ station_events = Table(
     Column("received_at", UtcDateTime, nullable=False),
     Index(None, "station_id", "received_at"),
 )
+
+
+# -- operator data: commands, provisioning, reservations, local lists,
+# -- firmware and diagnostics jobs, API keys, webhooks (migration 0002) -----
+
+commands = Table(
+    "commands",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("station_id", String(255), nullable=False),
+    Column("action", String(50), nullable=False),
+    Column("payload", PAYLOAD_JSON, nullable=False),
+    Column("requested_by", String(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("expires_at", UtcDateTime),
+    Column("sent_at", UtcDateTime),
+    Column("finished_at", UtcDateTime),
+    Column("status", String(50)),
+    Column("response", PAYLOAD_JSON),
+    Column("error", Text),
+    Index(None, "station_id", "created_at"),
+    # the durable queue: a station's queued commands, in order
+    Index(None, "station_id", "state", "id"),
+)
+
+station_configuration = Table(
+    "station_configuration",
+    metadata,
+    Column("station_id", String(255), nullable=False),
+    Column("key", String(500), nullable=False),
+    Column("value", Text),
+    Column("readonly", Boolean, nullable=False),
+    Column("reported_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("station_id", "key"),
+)
+
+provisioning = Table(
+    "provisioning",
+    metadata,
+    Column("station_id", String(255), nullable=False),
+    Column("key", String(500), nullable=False),
+    Column("desired_value", Text, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("detail", Text),
+    PrimaryKeyConstraint("station_id", "key"),
+)
+
+reservations = Table(
+    "reservations",
+    metadata,
+    # the OCPP reservationId: a 32-bit integer on the wire, unique system-wide
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("station_id", String(255), nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("id_tag", String(255), nullable=False),
+    Column("parent_id_tag", String(255)),
+    Column("expiry_date", UtcDateTime, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("transaction_id", Integer),
+    Column("detail", Text),
+    Index(None, "station_id", "state"),
+    Index(None, "state", "expiry_date"),
+)
+
+local_lists = Table(
+    "local_lists",
+    metadata,
+    Column("station_id", String(255), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+local_list_entries = Table(
+    "local_list_entries",
+    metadata,
+    Column("station_id", String(255), nullable=False),
+    Column("id_tag", String(255), nullable=False),
+    Column("status", TAG_STATUS, nullable=False),
+    Column("expiry_date", UtcDateTime),
+    Column("parent_id_tag", String(255)),
+    PrimaryKeyConstraint("station_id", "id_tag"),
+)
+
+firmware_files = Table(
+    "firmware_files",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("uploaded_at", UtcDateTime, nullable=False),
+)
+
+firmware_jobs = Table(
+    "firmware_jobs",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("station_id", String(255), nullable=False),
+    Column("file_id", String(64)),
+    Column("location", Text, nullable=False),
+    Column("retrieve_date", UtcDateTime, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("last_status", String(50)),
+    Column("command_id", BigInteger),
+    Column("detail", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "station_id", "created_at"),
+)
+
+diagnostics_jobs = Table(
+    "diagnostics_jobs",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("station_id", String(255), nullable=False),
+    Column("token", String(64), nullable=False, unique=True),
+    Column("state", String(20), nullable=False),
+    Column("last_status", String(50)),
+    Column("file_name", String(255)),
+    Column("size", BigInteger),
+    Column("command_id", BigInteger),
+    Column("detail", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "station_id", "created_at"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("key_hash", String(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_used_at", UtcDateTime),
+    Column("revoked_at", UtcDateTime),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("url", Text, nullable=False),
+    Column("secret", String(255), nullable=False),
+    Column("event_types", PAYLOAD_JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("active", Boolean, nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("webhook_id", BigInteger, nullable=False),
+    Column("event_id", String(64), nullable=False),
+    Column("event_type", String(100), nullable=False),
+    Column("payload", PAYLOAD_JSON, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime),
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime),
+    Index(None, "state", "next_attempt_at"),
+    Index(None, "webhook_id", "created_at"),
+)
