@@ -17,10 +17,24 @@ from datetime import datetime
 from typing import Protocol, TypeVar
 
 from opencsms.domain.model import (
+    ApiKey,
+    Command,
+    CommandState,
+    ConfigurationEntry,
     ConnectorStatus,
+    DeliveryState,
+    DiagnosticsJob,
+    FirmwareFile,
+    FirmwareJob,
     IdTag,
+    JobState,
+    LocalList,
+    LocalListEntry,
     MeterValue,
     OrphanStop,
+    ProvisioningItem,
+    Reservation,
+    ReservationState,
     Station,
     StationEvent,
     StationInfo,
@@ -30,6 +44,8 @@ from opencsms.domain.model import (
     Transaction,
     TransactionStart,
     TransactionStop,
+    Webhook,
+    WebhookDelivery,
 )
 
 T = TypeVar("T")
@@ -138,6 +154,215 @@ class StationEventRepository(Protocol):
         """Oldest first."""
 
 
+class CommandRepository(Protocol):
+    """The commands' audit trail, which is also the durable per-station queue."""
+
+    async def add(
+        self,
+        station_id: str,
+        action: str,
+        payload: dict[str, object],
+        requested_by: str,
+        created_at: datetime,
+        state: CommandState,
+        expires_at: datetime | None = None,
+    ) -> Command: ...
+    async def get(self, command_id: int) -> Command | None: ...
+    async def mark_sent(self, command_id: int, at: datetime) -> None: ...
+    async def finish(
+        self,
+        command_id: int,
+        state: CommandState,
+        at: datetime,
+        status: str | None = None,
+        response: dict[str, object] | None = None,
+        error: str | None = None,
+    ) -> Command: ...
+    async def queued(self, station_id: str) -> builtins.list[Command]:
+        """The station's queued commands, oldest first."""
+
+    async def stations_with_queued(self) -> builtins.list[str]: ...
+    async def expire_queued(self, now: datetime) -> builtins.list[Command]:
+        """Mark every queued command whose ``expires_at`` has passed as expired;
+        return them as they are now."""
+
+    async def fail_unfinished(self, at: datetime, error: str) -> int:
+        """Commands left ``sent`` by a node that stopped: their answer is lost."""
+
+    async def list(
+        self,
+        station_id: str | None = None,
+        action: str | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
+    ) -> builtins.list[Command]:
+        """Newest first; ``before_id`` pages on."""
+
+
+class ConfigurationRepository(Protocol):
+    """What each station's GetConfiguration reported, and the provisioning
+    state of each desired key."""
+
+    async def replace_snapshot(
+        self, station_id: str, entries: Sequence[ConfigurationEntry]
+    ) -> None: ...
+    async def put_entry(self, entry: ConfigurationEntry) -> None: ...
+    async def snapshot(self, station_id: str) -> builtins.list[ConfigurationEntry]:
+        """Sorted by key."""
+
+    async def put_item(self, item: ProvisioningItem) -> None: ...
+    async def items(self, station_id: str) -> builtins.list[ProvisioningItem]:
+        """Sorted by key."""
+
+
+class ReservationRepository(Protocol):
+    async def create(
+        self,
+        station_id: str,
+        connector_id: int,
+        id_tag: str,
+        parent_id_tag: str | None,
+        expiry_date: datetime,
+        created_at: datetime,
+    ) -> Reservation:
+        """Insert in state ``requested`` with a new system-wide unique id."""
+
+    async def get(self, reservation_id: int) -> Reservation | None: ...
+    async def update(
+        self,
+        reservation_id: int,
+        state: ReservationState,
+        at: datetime,
+        transaction_id: int | None = None,
+        detail: str | None = None,
+    ) -> Reservation | None: ...
+    async def list(
+        self, station_id: str | None = None, open_only: bool = False, limit: int = 100
+    ) -> builtins.list[Reservation]:
+        """Newest first; ``open_only``: requested or active."""
+
+    async def due_to_expire(self, now: datetime) -> builtins.list[Reservation]:
+        """Requested or active reservations whose expiry date has passed."""
+
+
+class LocalListRepository(Protocol):
+    async def get(self, station_id: str) -> LocalList | None: ...
+    async def replace(
+        self, station_id: str, version: int, entries: Sequence[LocalListEntry], at: datetime
+    ) -> LocalList:
+        """A Full update: the list becomes exactly ``entries``."""
+
+    async def apply_update(
+        self, station_id: str, version: int, entries: Sequence[LocalListEntry], at: datetime
+    ) -> LocalList:
+        """A Differential update: entries with a status are put, without are removed."""
+
+
+class FirmwareRepository(Protocol):
+    async def add_file(self, file: FirmwareFile) -> None: ...
+    async def get_file(self, file_id: str) -> FirmwareFile | None: ...
+    async def list_files(self) -> builtins.list[FirmwareFile]: ...
+    async def add_job(
+        self,
+        station_id: str,
+        location: str,
+        retrieve_date: datetime,
+        file_id: str | None,
+        created_at: datetime,
+    ) -> FirmwareJob: ...
+    async def get_job(self, job_id: int) -> FirmwareJob | None: ...
+    async def update_job(
+        self,
+        job_id: int,
+        state: JobState,
+        at: datetime,
+        last_status: str | None = None,
+        command_id: int | None = None,
+        detail: str | None = None,
+    ) -> FirmwareJob | None:
+        """Fields given as None keep their value."""
+
+    async def latest_open_job(self, station_id: str) -> FirmwareJob | None:
+        """The newest job still requested or running."""
+
+    async def list_jobs(
+        self, station_id: str | None = None, limit: int = 100
+    ) -> builtins.list[FirmwareJob]:
+        """Newest first."""
+
+
+class DiagnosticsRepository(Protocol):
+    async def add_job(
+        self, station_id: str, token: str, created_at: datetime
+    ) -> DiagnosticsJob: ...
+    async def get_job(self, job_id: int) -> DiagnosticsJob | None: ...
+    async def by_token(self, token: str) -> DiagnosticsJob | None: ...
+    async def update_job(
+        self,
+        job_id: int,
+        state: JobState,
+        at: datetime,
+        last_status: str | None = None,
+        command_id: int | None = None,
+        file_name: str | None = None,
+        size: int | None = None,
+        detail: str | None = None,
+    ) -> DiagnosticsJob | None:
+        """Fields given as None keep their value."""
+
+    async def latest_open_job(self, station_id: str) -> DiagnosticsJob | None: ...
+    async def list_jobs(
+        self, station_id: str | None = None, limit: int = 100
+    ) -> builtins.list[DiagnosticsJob]:
+        """Newest first."""
+
+
+class ApiKeyRepository(Protocol):
+    async def add(self, key: ApiKey) -> None: ...
+    async def get(self, key_id: str) -> ApiKey | None: ...
+    async def list(self) -> builtins.list[ApiKey]: ...
+    async def revoke(self, key_id: str, at: datetime) -> bool: ...
+    async def touch(self, key_id: str, at: datetime) -> None: ...
+
+
+class WebhookRepository(Protocol):
+    async def add(
+        self, url: str, secret: str, event_types: Sequence[str], created_at: datetime
+    ) -> Webhook: ...
+    async def get(self, webhook_id: int) -> Webhook | None: ...
+    async def list(self) -> builtins.list[Webhook]: ...
+    async def remove(self, webhook_id: int) -> bool: ...
+    async def add_delivery(
+        self,
+        webhook_id: int,
+        event_id: str,
+        event_type: str,
+        payload: dict[str, object],
+        created_at: datetime,
+    ) -> WebhookDelivery:
+        """Pending, due at once."""
+
+    async def due_deliveries(
+        self, now: datetime, limit: int = 100
+    ) -> builtins.list[WebhookDelivery]:
+        """Pending deliveries whose next attempt is due, oldest first."""
+
+    async def record_attempt(
+        self,
+        delivery_id: int,
+        state: DeliveryState,
+        attempts: int,
+        next_attempt_at: datetime | None,
+        status_code: int | None,
+        error: str | None,
+        delivered_at: datetime | None,
+    ) -> None: ...
+    async def deliveries(
+        self, webhook_id: int | None = None, limit: int = 100
+    ) -> builtins.list[WebhookDelivery]:
+        """Newest first."""
+
+
 @dataclass(frozen=True, slots=True)
 class Repositories:
     stations: StationRepository
@@ -146,6 +371,14 @@ class Repositories:
     transactions: TransactionRepository
     meter_values: MeterValueRepository
     events: StationEventRepository
+    commands: CommandRepository
+    configuration: ConfigurationRepository
+    reservations: ReservationRepository
+    local_lists: LocalListRepository
+    firmware: FirmwareRepository
+    diagnostics: DiagnosticsRepository
+    api_keys: ApiKeyRepository
+    webhooks: WebhookRepository
 
 
 Work = Callable[[Repositories], Awaitable[T]]

@@ -42,7 +42,15 @@ from opencsms.domain.model import (
     StoredMeterValue,
 )
 from opencsms.domain.ports import Repositories, StationExists
+from opencsms.storage.api_key_repository import SqlApiKeyRepository
+from opencsms.storage.command_repository import SqlCommandRepository
+from opencsms.storage.configuration_repository import SqlConfigurationRepository
+from opencsms.storage.job_repositories import SqlDiagnosticsRepository, SqlFirmwareRepository
 from opencsms.storage.pending import Executor, PendingRows, upsert
+from opencsms.storage.reservation_repository import (
+    SqlLocalListRepository,
+    SqlReservationRepository,
+)
 from opencsms.storage.rows import (
     connector_status_from_row,
     id_tag_from_row,
@@ -59,6 +67,7 @@ from opencsms.storage.tables import (
     status_history,
 )
 from opencsms.storage.transaction_repository import SqlTransactionRepository
+from opencsms.storage.webhook_repository import SqlWebhookRepository
 
 
 class SqlStationRepository:
@@ -305,6 +314,14 @@ def repositories(conn: Executor, pending: PendingRows | None = None) -> Reposito
         transactions=SqlTransactionRepository(conn),
         meter_values=SqlMeterValueRepository(conn, pending),
         events=SqlStationEventRepository(conn, pending),
+        commands=SqlCommandRepository(conn),
+        configuration=SqlConfigurationRepository(conn),
+        reservations=SqlReservationRepository(conn),
+        local_lists=SqlLocalListRepository(conn),
+        firmware=SqlFirmwareRepository(conn),
+        diagnostics=SqlDiagnosticsRepository(conn),
+        api_keys=SqlApiKeyRepository(conn),
+        webhooks=SqlWebhookRepository(conn),
     )
 
 

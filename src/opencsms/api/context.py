@@ -1,0 +1,33 @@
+"""What the API's handlers reach: the node's services, live sessions and events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from fastapi import Request
+
+from opencsms.config import Settings
+from opencsms.domain.events import EventBus
+from opencsms.stations.registry import SessionRegistry
+
+if TYPE_CHECKING:
+    from opencsms.app import Services
+    from opencsms.metrics import Metrics
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContext:
+    settings: Settings
+    services: Services
+    registry: SessionRegistry
+    events: EventBus
+    metrics: Metrics
+    public_base_url: str
+    """How stations reach this API (firmware downloads, diagnostics uploads)."""
+
+
+def api_context(request: Request) -> ApiContext:
+    """FastAPI dependency: ``ctx: ApiContext = Depends(api_context)``."""
+    context: ApiContext = request.app.state.context
+    return context
