@@ -6,12 +6,15 @@ missing replies) live in :class:`~opencsms.simulator.journal.JournalTransport`;
 the "first non-zero limit after a 0 A pause is ignored" quirk lives in the
 simulated pilot. Faults (Faulted with an error code, dropped connections)
 are actions on :class:`~opencsms.simulator.station.SimulatedStation`.
+Configuration quirks (keys that need a reboot, measurands the meter cannot
+sample) become key descriptions of the station's configuration store.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from opencsms.chargepoint.configuration import STANDARD_KEYS, SUPPORTED_MEASURANDS, KeySpec
 from opencsms.chargepoint.smart_charging import ChargingProfile, ProfileCheck
 
 
@@ -34,6 +37,23 @@ class Quirks:
     """Never answers the central system's CALLs."""
     boot_on_reconnect: bool = False
     """Sends BootNotification on every reconnect, not only after a reboot."""
+    reboot_required_keys: frozenset[str] = frozenset()
+    """ChangeConfiguration of these (standard) keys answers RebootRequired."""
+    unsupported_measurands: frozenset[str] = frozenset()
+    """The meter cannot sample these: a *SampledData/*AlignedData list naming one is Rejected."""
+
+    def config_specs(self) -> list[KeySpec]:
+        """Key descriptions replacing the standard ones, for the configuration store."""
+        specs: list[KeySpec] = []
+        for spec in STANDARD_KEYS:
+            changed = spec
+            if spec.name in self.reboot_required_keys:
+                changed = replace(changed, reboot_required=True)
+            if self.unsupported_measurands and spec.items is SUPPORTED_MEASURANDS:
+                changed = replace(changed, items=SUPPORTED_MEASURANDS - self.unsupported_measurands)
+            if changed is not spec:
+                specs.append(changed)
+        return specs
 
     def profile_checks(self) -> list[ProfileCheck]:
         checks: list[ProfileCheck] = []

@@ -130,6 +130,12 @@ def _quirks(r: _Reader, node: yaml.Node, path: str) -> Quirks | None:
                 r.fail(child, f"{path}.{name}", f"must be Absolute or Relative, got {value!r}")
                 continue
             out[name] = value
+        elif name in ("reboot_required_keys", "unsupported_measurands"):
+            names = [value] if isinstance(value, str) else value
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                r.fail(child, f"{path}.{name}", f"must be a list of names, got {value!r}")
+                continue
+            out[name] = frozenset(names)
         elif name == "max_periods":
             out[name] = r.number(child, f"{path}.{name}", integer=True, minimum=1)
         elif name == "reply_delay":

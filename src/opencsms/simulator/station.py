@@ -94,7 +94,8 @@ class SimulatedStation:
             phases=phases, voltage=voltage, meter_type="SimMeter",
         )
         self.cp = ChargePoint(
-            info, hardware, clock=self.clock, config=ConfigurationStore(values),
+            info, hardware, clock=self.clock,
+            config=ConfigurationStore(values, self.quirks.config_specs()),
             profiles=ProfileStore(checks=self.quirks.profile_checks()),
         )
         self.cp.boot_every_connect = self.quirks.boot_on_reconnect
