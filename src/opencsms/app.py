@@ -13,12 +13,18 @@ from pathlib import Path
 import structlog
 from websockets.asyncio.server import Server, ServerConnection
 
+from opencsms.api.app import create_app
+from opencsms.api.context import ApiContext
+from opencsms.api.server import ApiServer
 from opencsms.config import Settings
+from opencsms.domain.api_keys import ApiKeyService
 from opencsms.domain.authorization import AuthorizationService, TagService
+from opencsms.domain.events import EventBus
 from opencsms.domain.metering import MeteringService
 from opencsms.domain.model import Station
 from opencsms.domain.stations import StationService
 from opencsms.domain.transactions import TransactionService
+from opencsms.metrics import Metrics
 from opencsms.ocpp.listener import ListenerConfig, serve_stations
 from opencsms.ocpp.router import Router
 from opencsms.ocpp.session import OcppSession
@@ -43,21 +49,29 @@ class Services:
     authorization: AuthorizationService
     transactions: TransactionService
     metering: MeteringService
+    api_keys: ApiKeyService
+    events: EventBus
+    """This node's domain events (live stream, webhooks, metrics); the services
+    publish to it after their commits."""
 
     @classmethod
-    async def open(cls, settings: Settings) -> Services:
+    async def open(cls, settings: Settings, events: EventBus | None = None) -> Services:
         uow = await open_storage(settings.resolved_database_url, settings.sqlite_synchronous)
+        events = EventBus() if events is None else events
         return cls(
             uow=uow,
             stations=StationService(
                 uow,
                 heartbeat_interval=settings.heartbeat_interval,
                 key_hash_cost=settings.key_hash_cost,
+                events=events,
             ),
             tags=TagService(uow),
             authorization=AuthorizationService(uow),
-            transactions=TransactionService(uow),
-            metering=MeteringService(uow),
+            transactions=TransactionService(uow, events=events),
+            metering=MeteringService(uow, events=events),
+            api_keys=ApiKeyService(uow),
+            events=events,
         )
 
     async def close(self) -> None:
@@ -73,6 +87,11 @@ class CentralSystem:
         self.ca_file: Path | None = None
         self._services: Services | None = None
         self._server: Server | None = None
+        self._api: ApiServer | None = None
+        self.events = EventBus()
+        self.metrics = Metrics(stations_connected=lambda: len(self.registry))
+        self._background: list[asyncio.Task[None]] = []
+        """Node-wide tasks (metrics, webhook dispatcher), cancelled by stop()."""
         self._router = Router()
         self._station_records: dict[str, Station] = {}
         """The record each station's latest login read, reused by the connection
@@ -97,10 +116,25 @@ class CentralSystem:
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
         return f"{scheme}://{shown}:{self.ocpp_port}{self.settings.ocpp_path_prefix}"
 
+    @property
+    def api_port(self) -> int:
+        assert self._api is not None, "start() first"
+        return self._api.port
+
+    @property
+    def api_url(self) -> str:
+        """The API's base URL (without ``/api/v1``)."""
+        scheme = "http" if self.settings.insecure_plain_ws else "https"
+        host = self.settings.api_host
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        shown = f"[{shown}]" if ":" in shown else shown
+        return f"{scheme}://{shown}:{self.api_port}"
+
     async def start(self) -> None:
         settings = self.settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self._services = await Services.open(settings)
+        self._services = await Services.open(settings, self.events)
+        self._background.append(self.metrics.start(self.events))
         UplinkHandlers(
             self.services.stations,
             self.services.authorization,
@@ -113,11 +147,12 @@ class CentralSystem:
             LoginThrottle(time.monotonic, threshold=settings.auth_failure_threshold),
             cost=settings.key_hash_cost,
         )
+        ssl_context = None if settings.insecure_plain_ws else self._ssl_context()
         self._server = await serve_stations(
             ListenerConfig(
                 host=settings.ocpp_host,
                 port=settings.ocpp_port,
-                ssl_context=None if settings.insecure_plain_ws else self._ssl_context(),
+                ssl_context=ssl_context,
                 path_prefix=settings.ocpp_path_prefix,
                 max_message_bytes=settings.max_message_bytes,
                 ping_interval=settings.ping_interval,
@@ -128,6 +163,30 @@ class CentralSystem:
             self._on_connect,
         )
         log.info("central system listening", url=self.ocpp_url, ca_file=str(self.ca_file))
+        try:
+            await self._start_api(ssl_context)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start_api(self, ssl_context: ssl.SSLContext | None) -> None:
+        """The operator API on its own port, with the stations' TLS policy and
+        certificates (plain HTTP only with ``insecure_plain_ws``)."""
+        settings = self.settings
+        self._api = ApiServer(settings.api_host, settings.api_port, ssl_context)
+        self._api.bind()
+        context = ApiContext(
+            settings=settings,
+            services=self.services,
+            registry=self.registry,
+            events=self.events,
+            metrics=self.metrics,
+            public_base_url=self.api_url,
+        )
+        await self._api.start(create_app(context))
+        if settings.insecure_plain_ws:
+            log.warning("operator API without TLS (insecure_plain_ws): development only")
+        log.info("operator API listening", url=self.api_url, docs=f"{self.api_url}/docs")
 
     def _ssl_context(self) -> ssl.SSLContext:
         settings = self.settings
@@ -158,16 +217,26 @@ class CentralSystem:
             self._router,
             response_timeout=self.settings.response_timeout,
             lenient=station.lenient_validation if station is not None else False,
+            on_frame=self.metrics.on_frame,
         )
         self.registry.attach(session)
         log.info("station connected", station=station_id)
+        self.events.publish("station.connected", station_id, {})
         try:
             await session.run()
         finally:
-            self.registry.detach(session)
+            if self.registry.detach(session):  # not when a newer connection replaced it
+                self.events.publish("station.disconnected", station_id, {})
             log.info("station disconnected", station=station_id)
 
     async def stop(self) -> None:
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self._background.clear()
+        if self._api is not None:
+            await self._api.stop()
+            self._api = None
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()

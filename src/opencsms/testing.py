@@ -10,6 +10,12 @@ import asyncio
 import base64
 import socket
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from opencsms.domain.model import ApiRole
+
+if TYPE_CHECKING:
+    from opencsms.app import Services
 
 
 def free_port() -> int:
@@ -47,3 +53,13 @@ def basic_authorization(username: str, password: str | bytes) -> str:
     """An HTTP Basic ``Authorization`` header value; a bytes password is sent as is."""
     raw = password if isinstance(password, bytes) else password.encode()
     return "Basic " + base64.b64encode(username.encode() + b":" + raw).decode()
+
+
+async def create_api_key(
+    services: Services, role: ApiRole | str = ApiRole.ADMIN, name: str | None = None
+) -> str:
+    """A new operator API key (the bearer token) with ``role``, as
+    ``opencsms apikeys create`` would make it."""
+    role = ApiRole(role)
+    created = await services.api_keys.create(name or f"test-{role}", role)
+    return created.token

@@ -1,0 +1,92 @@
+"""The operator REST API application: routers, OpenAPI, error mapping.
+
+``create_app`` is pure wiring: the context (services, sessions, events) is
+built by the composition root (:class:`opencsms.app.CentralSystem`) and put
+on ``app.state.context``, where :func:`opencsms.api.context.api_context`
+finds it. Domain exceptions become 4xx here, once, so routes stay thin:
+
+* :class:`UnknownStation` → 404
+* :class:`InvalidCommand` → 422
+* :class:`StationOffline` → 409, with the failed command record
+* a request that breaks the models → 422 with a ``detail`` naming each
+  offending field (FastAPI's default lists them without a sentence)
+
+Every error body has a ``detail`` string.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+import opencsms
+from opencsms.api.context import ApiContext
+from opencsms.api.routes import commands, health, stations, tags, transactions
+from opencsms.api.schemas import CommandOut
+from opencsms.domain.commands import InvalidCommand, StationOffline, UnknownStation
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(context: ApiContext) -> FastAPI:
+    app = FastAPI(
+        title="opencsms operator API",
+        version=getattr(opencsms, "__version__", "0"),
+        description=(
+            "Operate an OCPP 1.6J fleet: stations, id tags, transactions, commands. "
+            "Authenticate with `Authorization: Bearer <API key>` "
+            "(`opencsms apikeys create NAME`)."
+        ),
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    app.state.context = context
+    _add_exception_handlers(app)
+    app.include_router(health.router)
+    app.include_router(stations.router, prefix=API_PREFIX)
+    app.include_router(tags.router, prefix=API_PREFIX)
+    app.include_router(transactions.router, prefix=API_PREFIX)
+    app.include_router(commands.router, prefix=API_PREFIX)
+    return app
+
+
+def _add_exception_handlers(app: FastAPI) -> None:
+    @app.exception_handler(UnknownStation)
+    async def unknown_station(request: Request, exc: UnknownStation) -> JSONResponse:
+        station = exc.args[0] if exc.args else "?"
+        return JSONResponse({"detail": f"no station {station!s} is registered"}, 404)
+
+    @app.exception_handler(InvalidCommand)
+    async def invalid_command(request: Request, exc: InvalidCommand) -> JSONResponse:
+        return JSONResponse({"detail": str(exc) or "invalid command"}, 422)
+
+    @app.exception_handler(StationOffline)
+    async def station_offline(request: Request, exc: StationOffline) -> JSONResponse:
+        command = (
+            CommandOut.from_record(exc.command).model_dump(mode="json")
+            if exc.command is not None
+            else None
+        )
+        detail = f"{exc}; pass queue_ttl_s to queue the command until it reconnects"
+        return JSONResponse({"detail": detail, "command": command}, 409)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error.get("loc", ()))
+            problems.append(f"{where}: {error.get('msg', 'invalid')}")
+        return JSONResponse(
+            {"detail": "; ".join(problems) or "invalid request", "errors": _jsonable(exc)},
+            422,
+        )
+
+
+def _jsonable(exc: RequestValidationError) -> list[dict[str, object]]:
+    """The structured errors, without the offending input (it may hold secrets)."""
+    return [
+        {"loc": list(error.get("loc", ())), "msg": error.get("msg"), "type": error.get("type")}
+        for error in exc.errors()
+    ]

@@ -1,0 +1,1 @@
+"""One ``APIRouter`` named ``router`` per resource, included by ``api/app.py``."""

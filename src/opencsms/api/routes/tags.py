@@ -1,0 +1,7 @@
+"""The tags resource (being written)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["tags"])
