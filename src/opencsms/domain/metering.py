@@ -12,14 +12,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from opencsms.domain.clock import Clock, utc_now
+from opencsms.domain.events import EventBus
 from opencsms.domain.model import MeterValue
 from opencsms.domain.ports import Repositories, UnitOfWork
 
 
 class MeteringService:
-    def __init__(self, uow: UnitOfWork, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, uow: UnitOfWork, clock: Clock = utc_now, events: EventBus | None = None
+    ) -> None:
         self._uow = uow
         self._clock = clock
+        self._events = events
+        """Published to after each commit: meter.values. The event's data is only
+        built when someone listens: this is the busiest message there is."""
 
     async def record(
         self,
@@ -37,3 +43,26 @@ class MeteringService:
             )
 
         await self._uow.run(work)
+        if self._events is not None and self._events.subscribers:
+            self._events.publish(
+                "meter.values",
+                station_id,
+                {
+                    "connector_id": connector_id,
+                    "transaction_id": reported_transaction_id,
+                    "values": [meter_value_data(value) for value in values],
+                },
+            )
+
+
+def meter_value_data(value: MeterValue) -> dict[str, object]:
+    """A MeterValue as the API shows it: OCPP's field names, absent fields left out."""
+    samples: list[dict[str, str]] = []
+    for sample in value.sampled_values:
+        shown = {"value": sample.value, "measurand": sample.measurand}
+        for name in ("unit", "phase", "context", "location", "format"):
+            field = getattr(sample, name)
+            if field is not None:
+                shown[name] = field
+        samples.append(shown)
+    return {"timestamp": value.timestamp.isoformat(), "sampled_value": samples}

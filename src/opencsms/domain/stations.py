@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from opencsms.domain.clock import Clock, utc_now
+from opencsms.domain.events import EventBus
 from opencsms.domain.model import (
     ConnectorStatus,
     Station,
@@ -37,9 +38,12 @@ class StationService:
         *,
         heartbeat_interval: int = 300,
         key_hash_cost: int = 14,
+        events: EventBus | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
+        self._events = events
+        """Published to after each commit: station.booted, connector.status."""
         self._heartbeat_interval = heartbeat_interval
         self._key_hash_cost = key_hash_cost
 
@@ -104,6 +108,19 @@ class StationService:
             await repos.stations.record_boot(station_id, info, now)
 
         await self._uow.run(work)
+        if self._events is not None and self._events.subscribers:
+            data: dict[str, object] = {
+                "vendor": info.vendor,
+                "model": info.model,
+                "serial_number": info.serial_number,
+                "charge_box_serial_number": info.charge_box_serial_number,
+                "firmware_version": info.firmware_version,
+                "iccid": info.iccid,
+                "imsi": info.imsi,
+                "meter_type": info.meter_type,
+                "meter_serial_number": info.meter_serial_number,
+            }
+            self._events.publish("station.booted", station_id, data)
         return BootResult(True, now, self._heartbeat_interval)
 
     async def heartbeat(self, station_id: str) -> datetime:
@@ -120,6 +137,17 @@ class StationService:
             await repos.connectors.record(station_id, report, self._clock())
 
         await self._uow.run(work)
+        if self._events is not None and self._events.subscribers:
+            data: dict[str, object] = {
+                "connector_id": report.connector_id,
+                "status": report.status,
+                "error_code": report.error_code,
+                "timestamp": None if report.timestamp is None else report.timestamp.isoformat(),
+                "info": report.info,
+                "vendor_id": report.vendor_id,
+                "vendor_error_code": report.vendor_error_code,
+            }
+            self._events.publish("connector.status", station_id, data)
 
     async def connector_status(self, station_id: str) -> builtins.list[ConnectorStatus]:
         async def work(repos: Repositories) -> builtins.list[ConnectorStatus]:

@@ -21,6 +21,7 @@ from dataclasses import replace
 
 from opencsms.domain.authorization import tag_info
 from opencsms.domain.clock import Clock, utc_now
+from opencsms.domain.events import EventBus
 from opencsms.domain.model import (
     IdTagInfo,
     TagStatus,
@@ -39,28 +40,51 @@ def energy_of(meter_start: int, meter_stop: int) -> tuple[int | None, bool]:
 
 
 class TransactionService:
-    def __init__(self, uow: UnitOfWork, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, uow: UnitOfWork, clock: Clock = utc_now, events: EventBus | None = None
+    ) -> None:
         self._uow = uow
         self._clock = clock
+        self._events = events
+        """Published to after each commit: transaction.started / .stopped (not for
+        replays, orphan stops or repeated stops: nothing happened then)."""
 
     async def start(self, start: TransactionStart) -> tuple[int, IdTagInfo]:
-        async def work(repos: Repositories) -> tuple[int, IdTagInfo]:
+        async def work(repos: Repositories) -> tuple[int, IdTagInfo, bool]:
             info = tag_info(await repos.id_tags.get(start.id_tag), self._clock())
             replayed = await repos.transactions.find_start(start)
             if replayed is not None:
-                return replayed.id, replace(info, status=replayed.tag_status)
+                return replayed.id, replace(info, status=replayed.tag_status), False
             if info.status is TagStatus.ACCEPTED:
                 if await repos.transactions.find_active_for_tag(start.id_tag) is not None:
                     info = replace(info, status=TagStatus.CONCURRENT_TX)
             created = await repos.transactions.create(start, info.status)
-            return created.id, info
+            return created.id, info, True
 
-        return await self._uow.run(work)
+        transaction_id, info, created = await self._uow.run(work)
+        if created and self._events is not None:
+            self._events.publish(
+                "transaction.started",
+                start.station_id,
+                {
+                    "transaction_id": transaction_id,
+                    "connector_id": start.connector_id,
+                    "id_tag": start.id_tag,
+                    "tag_status": info.status.value,
+                    "meter_start": start.meter_start,
+                    "started_at": start.started_at.isoformat(),
+                    "reservation_id": start.reservation_id,
+                },
+            )
+        return transaction_id, info
 
     async def stop(self, stop: TransactionStop) -> IdTagInfo | None:
         """Record the stop; return the IdTagInfo of the stopping tag, if one was given."""
 
+        stopped: dict[str, object] = {}
+
         async def work(repos: Repositories) -> IdTagInfo | None:
+            stopped.clear()  # the unit of work may run this again
             now = self._clock()
             info = tag_info(await repos.id_tags.get(stop.id_tag), now) if stop.id_tag else None
             transaction = await repos.transactions.get(stop.transaction_id)
@@ -75,6 +99,18 @@ class TransactionService:
             if transaction.active:
                 energy, anomaly = energy_of(transaction.meter_start, stop.meter_stop)
                 await repos.transactions.finish(stop, energy, anomaly)
+                stopped.update(
+                    transaction_id=transaction.id,
+                    connector_id=transaction.connector_id,
+                    id_tag=transaction.id_tag,
+                    meter_start=transaction.meter_start,
+                    meter_stop=stop.meter_stop,
+                    energy_wh=energy,
+                    meter_anomaly=anomaly,
+                    reason=stop.reason,
+                    stop_id_tag=stop.id_tag,
+                    stopped_at=stop.stopped_at.isoformat(),
+                )
                 # stop.transaction_id is this station's transaction: linked.
                 await repos.meter_values.add(
                     stop.station_id,
@@ -85,7 +121,10 @@ class TransactionService:
                 )
             return info
 
-        return await self._uow.run(work)
+        info = await self._uow.run(work)
+        if stopped and self._events is not None:
+            self._events.publish("transaction.stopped", stop.station_id, dict(stopped))
+        return info
 
     async def get(self, transaction_id: int) -> Transaction | None:
         async def work(repos: Repositories) -> Transaction | None:

@@ -22,6 +22,9 @@ Rules enforced (OCPP-J 1.6 sections 4.1.1 and 4):
   or, for a station in lenient mode, a log line and the payload accepted;
 - a handler's unexpected exception -> InternalError, without internals.
 
+``on_first_reply`` tells the owner when the peer's first CALL of the
+connection has been answered (see :data:`FirstReply`).
+
 After-reply steps (``Router.on(..., after_reply=...)``) and other background
 work of a session are cancelled when its connection ends: work that must
 outlive the link (a reboot, say) belongs to the caller, not the session.
@@ -54,6 +57,13 @@ log = structlog.get_logger("opencsms.ocpp")
 RECENT_IDS = 32
 """How many incoming message ids are remembered for duplicate detection."""
 
+FrameObserver = Callable[[str, str, str], None]
+"""``on_frame(direction, kind, action)``: ``direction`` is ``"received"`` or
+``"sent"``, ``kind`` is ``"call"``, ``"result"`` or ``"error"``, and a reply
+carries the action of the CALL it answers. Called synchronously for every
+CALL and every reply to one (metrics count with it); it must be cheap and
+must not raise."""
+
 
 class Transport(Protocol):
     """What a session needs of a WebSocket; websockets' connections fit as is.
@@ -62,6 +72,14 @@ class Transport(Protocol):
     async def recv(self) -> str | bytes: ...
     async def send(self, message: str) -> None: ...
     async def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+
+FirstReply = Callable[["OcppSession", str, Payload], None]
+"""``on_first_reply(session, action, result)``: called once per session, for
+the peer's first CALL we answered with a CALLRESULT, once that reply is on
+the wire: the moment the peer is known to talk to us (e.g. to deliver what
+waited for it). Synchronous: work that must outlive the connection is the
+callee's to schedule."""
 
 
 class SessionClosed(ConnectionError):
@@ -83,14 +101,18 @@ class OcppSession:
         validate: bool = True,
         lenient: bool = False,
         message_id: Callable[[], str] = frames.new_message_id,
+        on_frame: FrameObserver | None = None,
+        on_first_reply: FirstReply | None = None,
     ) -> None:
         self.identity = identity
+        self._on_first_reply = on_first_reply
         self.transport = transport
         self._router = router
         self._response_timeout = response_timeout
         self._validate = validate
         self.lenient = lenient
         self._new_message_id = message_id
+        self._on_frame = on_frame
         self._incoming: asyncio.Queue[Call] = asyncio.Queue()
         self._recent: OrderedDict[str, str | None] = OrderedDict()
         self._call_lock = asyncio.Lock()
@@ -155,6 +177,8 @@ class OcppSession:
                     await self.transport.send(Call(message_id, action, payload).encode())
                 except ConnectionClosed:
                     raise SessionClosed(self.identity) from None
+                if self._on_frame is not None:
+                    self._on_frame("sent", "call", action)
                 try:
                     wait = self._response_timeout if timeout is None else timeout
                     reply = await asyncio.wait_for(future, wait)
@@ -162,6 +186,10 @@ class OcppSession:
                     raise CallTimeout(f"{action} to {self.identity}: no reply") from None
             finally:
                 self._pending_id, self._pending = None, None
+        if self._on_frame is not None:
+            self._on_frame(
+                "received", "error" if isinstance(reply, CallError) else "result", action
+            )
         if isinstance(reply, CallError):
             details = reply.details or {}
             raise CallErrorReceived(action, reply.error_code, reply.description, details)
@@ -190,6 +218,8 @@ class OcppSession:
                 self._send_soon(CallError(exc.unique_id, FormationViolationError.code, str(exc)))
             return
         if isinstance(frame, Call):
+            if self._on_frame is not None:
+                self._on_frame("received", "call", frame.action)
             self._accept_call(frame)
         elif frame.unique_id == self._pending_id and self._pending and not self._pending.done():
             self._pending.set_result(frame)
@@ -219,6 +249,12 @@ class OcppSession:
                 await self.transport.send(text)
             except ConnectionClosed:
                 return
+            if self._on_frame is not None:
+                kind = "error" if isinstance(reply, CallError) else "result"
+                self._on_frame("sent", kind, call.action)
+            if self._on_first_reply is not None and isinstance(reply, CallResult):
+                first, self._on_first_reply = self._on_first_reply, None
+                first(self, call.action, reply.payload)
             if after is not None:
                 self._spawn(after)
 
