@@ -19,6 +19,7 @@ from opencsms.api.server import ApiServer
 from opencsms.config import Settings
 from opencsms.domain.api_keys import ApiKeyService
 from opencsms.domain.authorization import AuthorizationService, TagService
+from opencsms.domain.commands import CommandService, StationLink
 from opencsms.domain.events import EventBus
 from opencsms.domain.metering import MeteringService
 from opencsms.domain.model import Station
@@ -32,6 +33,8 @@ from opencsms.security.devcerts import ensure_dev_certificates
 from opencsms.security.station_auth import StationAuthenticator
 from opencsms.security.throttle import LoginThrottle
 from opencsms.security.tls import server_ssl_context
+from opencsms.stations.command_delivery import CommandDelivery
+from opencsms.stations.link import OfflineLink, RegistryLink
 from opencsms.stations.registry import SessionRegistry
 from opencsms.storage import SqlUnitOfWork, open_storage
 from opencsms.v16.uplink import UplinkHandlers
@@ -50,12 +53,21 @@ class Services:
     transactions: TransactionService
     metering: MeteringService
     api_keys: ApiKeyService
+    commands: CommandService
+    """CSMS-initiated commands; reach stations through the ``link`` given to
+    :meth:`open` (without one, as in the CLI, every station is offline and
+    commands fail or wait in the queue for the node that serves them)."""
     events: EventBus
     """This node's domain events (live stream, webhooks, metrics); the services
     publish to it after their commits."""
 
     @classmethod
-    async def open(cls, settings: Settings, events: EventBus | None = None) -> Services:
+    async def open(
+        cls,
+        settings: Settings,
+        events: EventBus | None = None,
+        link: StationLink | None = None,
+    ) -> Services:
         uow = await open_storage(settings.resolved_database_url, settings.sqlite_synchronous)
         events = EventBus() if events is None else events
         return cls(
@@ -71,6 +83,7 @@ class Services:
             transactions=TransactionService(uow, events=events),
             metering=MeteringService(uow, events=events),
             api_keys=ApiKeyService(uow),
+            commands=CommandService(uow, OfflineLink() if link is None else link, events=events),
             events=events,
         )
 
@@ -88,6 +101,7 @@ class CentralSystem:
         self._services: Services | None = None
         self._server: Server | None = None
         self._api: ApiServer | None = None
+        self._delivery: CommandDelivery | None = None
         self.events = EventBus()
         self.metrics = Metrics(stations_connected=lambda: len(self.registry))
         self._background: list[asyncio.Task[None]] = []
@@ -133,7 +147,15 @@ class CentralSystem:
     async def start(self) -> None:
         settings = self.settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self._services = await Services.open(settings, self.events)
+        self._services = await Services.open(
+            settings,
+            self.events,
+            RegistryLink(self.registry),
+        )
+        self._delivery = CommandDelivery(
+            self.services.commands, sweep_interval=settings.command_sweep_interval
+        )
+        await self._delivery.start()
         self._background.append(self.metrics.start(self.events))
         UplinkHandlers(
             self.services.stations,
@@ -217,6 +239,7 @@ class CentralSystem:
             self._router,
             response_timeout=self.settings.response_timeout,
             lenient=station.lenient_validation if station is not None else False,
+            on_first_reply=self._delivery.on_first_reply if self._delivery else None,
             on_frame=self.metrics.on_frame,
         )
         self.registry.attach(session)
@@ -241,6 +264,9 @@ class CentralSystem:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        if self._delivery is not None:
+            await self._delivery.stop()
+            self._delivery = None
         if self._services is not None:
             await self._services.close()
             self._services = None

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
 
     heartbeat_interval: int = Field(300, description="Seconds, sent in BootNotification.conf.")
     response_timeout: float = Field(30.0, description="Seconds to wait for a station's reply.")
+    command_sweep_interval: float = Field(
+        30.0, description="Seconds between sweeps expiring queued commands past their TTL."
+    )
     handshake_timeout: float = Field(
         60.0,
         description="Seconds a station has to finish TLS and the HTTP upgrade. Generous: "
