@@ -31,6 +31,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 import structlog
+from ocpp.v16.enums import Action
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -41,7 +42,6 @@ from prometheus_client import (
 )
 
 from opencsms.domain.events import Event, EventBus
-from opencsms.ocpp import validation
 
 log = structlog.get_logger("opencsms.metrics")
 
@@ -49,6 +49,8 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 """Seconds. A station on a cellular link answers in 0.1-2 s; 30 s is the
 default response timeout."""
+OCPP_ACTIONS = frozenset(action.value for action in Action)
+"""The action label's values; anything else is counted as ``other``."""
 
 
 class Metrics:
@@ -85,12 +87,15 @@ class Metrics:
 
     def on_frame(self, direction: str, kind: str, action: str) -> None:
         """Count one frame; the signature of ``OcppSession``'s ``on_frame``."""
-        key = (direction, kind, action)
-        increment = self._children.get(key)
+        increment = self._children.get((direction, kind, action))
         if increment is None:
-            shown = action if validation.known_action(action) else "other"
-            increment = self._messages.labels(direction, kind, shown).inc
-            self._children[key] = increment
+            # Unknown names are never cached under their own key: a station
+            # sending random action names must not grow this dict either.
+            shown = action if action in OCPP_ACTIONS else "other"
+            increment = self._children.get((direction, kind, shown))
+            if increment is None:
+                increment = self._messages.labels(direction, kind, shown).inc
+                self._children[(direction, kind, shown)] = increment
         increment()
 
     # -- commands ---------------------------------------------------------------
@@ -102,7 +107,7 @@ class Metrics:
         if not isinstance(action, str) or not isinstance(state, str):
             log.warning("command.finished without action or state", data=data)
             return
-        action = action if validation.known_action(action) else "other"
+        action = action if action in OCPP_ACTIONS else "other"
         self._commands.labels(action, state).inc()
         latency = _latency_of(data)
         if latency is not None:
