@@ -56,6 +56,23 @@ class Settings(BaseSettings):
     command_sweep_interval: float = Field(
         30.0, description="Seconds between sweeps expiring queued commands past their TTL."
     )
+    provisioning_configuration: dict[str, str] = Field(
+        {
+            "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import",
+            "MeterValueSampleInterval": "60",
+        },
+        description="Desired configuration brought to every station on connect (JSON object "
+        "of key: value). Power.Active.Import refused: Current.Import,Voltage instead.",
+    )
+    provisioning_reboot: bool = Field(
+        True, description="Soft Reset a station that answers RebootRequired while provisioning."
+    )
+    provisioning_retry_interval: float = Field(
+        300.0, description="Seconds before provisioning that got no answer is tried again."
+    )
+    reservation_sweep_interval: float = Field(
+        30.0, description="Seconds between sweeps marking reservations past expiry expired."
+    )
     handshake_timeout: float = Field(
         60.0,
         description="Seconds a station has to finish TLS and the HTTP upgrade. Generous: "

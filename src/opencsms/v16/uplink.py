@@ -6,11 +6,13 @@ services return only after the database commit.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from opencsms.domain.authorization import AuthorizationService
 from opencsms.domain.metering import MeteringService
+from opencsms.domain.model import TransactionStart
 from opencsms.domain.stations import StationService
 from opencsms.domain.transactions import TransactionService
 from opencsms.ocpp.router import Router
@@ -27,6 +29,8 @@ class UplinkHandlers:
     transactions: TransactionService
     metering: MeteringService
     data_transfer_status: str = "Accepted"
+    on_transaction_started: Callable[[TransactionStart, int], Awaitable[None]] | None = None
+    """Told after a StartTransaction is recorded, before the reply (reservations close)."""
 
     def register(self, router: Router) -> Router:
         router.on("BootNotification", self.boot_notification)
@@ -64,6 +68,8 @@ class UplinkHandlers:
     async def start_transaction(self, session: OcppSession, payload: Payload) -> Payload:
         start = convert.transaction_start(session.identity, payload)
         transaction_id, info = await self.transactions.start(start)
+        if self.on_transaction_started is not None:
+            await self.on_transaction_started(start, transaction_id)
         return {"transactionId": transaction_id, "idTagInfo": convert.id_tag_info(info)}
 
     async def stop_transaction(self, session: OcppSession, payload: Payload) -> Payload:
