@@ -21,6 +21,7 @@ from opencsms.domain.api_keys import ApiKeyService
 from opencsms.domain.authorization import AuthorizationService, TagService
 from opencsms.domain.commands import CommandService, StationLink
 from opencsms.domain.events import EventBus
+from opencsms.domain.fleet_view import FleetView
 from opencsms.domain.metering import MeteringService
 from opencsms.domain.model import Station
 from opencsms.domain.stations import StationService
@@ -53,6 +54,8 @@ class Services:
     transactions: TransactionService
     metering: MeteringService
     api_keys: ApiKeyService
+    fleet: FleetView
+    """The operator's read side: station pages, filtered transactions."""
     commands: CommandService
     """CSMS-initiated commands; reach stations through the ``link`` given to
     :meth:`open` (without one, as in the CLI, every station is offline and
@@ -83,6 +86,7 @@ class Services:
             transactions=TransactionService(uow, events=events),
             metering=MeteringService(uow, events=events),
             api_keys=ApiKeyService(uow),
+            fleet=FleetView(uow),
             commands=CommandService(uow, OfflineLink() if link is None else link, events=events),
             events=events,
         )

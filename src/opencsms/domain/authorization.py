@@ -44,6 +44,29 @@ class TagService:
 
         await self._uow.run(work)
 
+    async def add(self, tag: IdTag) -> bool:
+        """Insert a new tag; False (nothing changed) when the id tag exists."""
+
+        async def work(repos: Repositories) -> bool:
+            if await repos.id_tags.get(tag.id_tag) is not None:
+                return False
+            await repos.id_tags.put(tag)
+            return True
+
+        return await self._uow.run(work)
+
+    async def get(self, id_tag: str) -> IdTag | None:
+        async def work(repos: Repositories) -> IdTag | None:
+            return await repos.id_tags.get(id_tag)
+
+        return await self._uow.read(work)
+
+    async def remove(self, id_tag: str) -> bool:
+        async def work(repos: Repositories) -> bool:
+            return await repos.id_tags.remove(id_tag)
+
+        return await self._uow.run(work)
+
     async def set_status(self, id_tag: str, status: TagStatus) -> bool:
         async def work(repos: Repositories) -> bool:
             tag = await repos.id_tags.get(id_tag)
@@ -54,8 +77,8 @@ class TagService:
 
         return await self._uow.run(work)
 
-    async def list(self) -> list[IdTag]:
+    async def list(self, limit: int | None = None, after: str | None = None) -> list[IdTag]:
         async def work(repos: Repositories) -> list[IdTag]:
-            return await repos.id_tags.list()
+            return await repos.id_tags.list(limit=limit, after=after)
 
         return await self._uow.read(work)

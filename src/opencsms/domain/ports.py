@@ -61,7 +61,9 @@ class StationRepository(Protocol):
         """Insert; raise :class:`StationExists` if the id is taken."""
 
     async def remove(self, station_id: str) -> bool: ...
-    async def list(self) -> list[Station]: ...
+    async def list(self, limit: int | None = None, after: str | None = None) -> list[Station]:
+        """By id; at most ``limit``, only ids greater than ``after`` (a page cursor)."""
+
     async def set_auth_key_hash(self, station_id: str, key_hash: str) -> bool: ...
     async def set_lenient_validation(self, station_id: str, lenient: bool) -> bool: ...
     async def record_boot(self, station_id: str, info: StationInfo, at: datetime) -> None: ...
@@ -84,7 +86,9 @@ class IdTagRepository(Protocol):
     async def put(self, tag: IdTag) -> None:
         """Insert or replace."""
 
-    async def list(self) -> list[IdTag]: ...
+    async def remove(self, id_tag: str) -> bool: ...
+    async def list(self, limit: int | None = None, after: str | None = None) -> list[IdTag]:
+        """By id tag; at most ``limit``, only tags greater than ``after`` (a page cursor)."""
 
 
 class TransactionRepository(Protocol):
@@ -101,9 +105,17 @@ class TransactionRepository(Protocol):
         self, stop: TransactionStop, energy_wh: int | None, meter_anomaly: bool
     ) -> Transaction: ...
     async def list(
-        self, station_id: str | None = None, active_only: bool = False, limit: int = 100
+        self,
+        station_id: str | None = None,
+        active_only: bool = False,
+        limit: int = 100,
+        *,
+        id_tag: str | None = None,
+        started_from: datetime | None = None,
+        started_before: datetime | None = None,
+        offset: int = 0,
     ) -> list[Transaction]:
-        """Newest first."""
+        """Newest first; ``started_from`` <= started_at < ``started_before``."""
 
     async def find_orphan_stop(self, stop: TransactionStop) -> OrphanStop | None:
         """An identical orphan stop stored earlier (same station, reported id,

@@ -111,9 +111,16 @@ class SqlStationRepository:
         result = await self._conn.execute(delete(stations).where(stations.c.id == station_id))
         return bool(result.rowcount > 0)
 
-    async def list(self) -> builtins.list[Station]:
+    async def list(
+        self, limit: int | None = None, after: str | None = None
+    ) -> builtins.list[Station]:
         await self._pending.flush_seen()
-        result = await self._conn.execute(select(stations).order_by(stations.c.id))
+        stmt = select(stations).order_by(stations.c.id)
+        if after is not None:
+            stmt = stmt.where(stations.c.id > after)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        result = await self._conn.execute(stmt)
         return [station_from_row(row) for row in result]
 
     async def set_auth_key_hash(self, station_id: str, key_hash: str) -> bool:
@@ -199,9 +206,19 @@ class SqlIdTagRepository:
         stmt = upsert(self._conn.dialect.name, id_tags, ["id_tag"], values)
         await self._conn.execute(stmt, values)
 
-    async def list(self) -> builtins.list[IdTag]:
-        result = await self._conn.execute(select(id_tags).order_by(id_tags.c.id_tag))
-        return [id_tag_from_row(row) for row in result]
+    async def remove(self, id_tag: str) -> bool:
+        result = await self._conn.execute(delete(id_tags).where(id_tags.c.id_tag == id_tag))
+        return bool(result.rowcount > 0)
+
+    async def list(
+        self, limit: int | None = None, after: str | None = None
+    ) -> builtins.list[IdTag]:
+        stmt = select(id_tags).order_by(id_tags.c.id_tag)
+        if after is not None:
+            stmt = stmt.where(id_tags.c.id_tag > after)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [id_tag_from_row(row) for row in await self._conn.execute(stmt)]
 
 
 class SqlMeterValueRepository:

@@ -109,7 +109,15 @@ class SqlTransactionRepository:
         return transaction_from_row(row)
 
     async def list(
-        self, station_id: str | None = None, active_only: bool = False, limit: int = 100
+        self,
+        station_id: str | None = None,
+        active_only: bool = False,
+        limit: int = 100,
+        *,
+        id_tag: str | None = None,
+        started_from: datetime | None = None,
+        started_before: datetime | None = None,
+        offset: int = 0,
     ) -> builtins.list[Transaction]:
         c = transactions.c
         stmt = select(transactions)
@@ -117,7 +125,13 @@ class SqlTransactionRepository:
             stmt = stmt.where(c.station_id == station_id)
         if active_only:
             stmt = stmt.where(c.stopped_at.is_(None))
-        stmt = stmt.order_by(c.started_at.desc(), c.id.desc()).limit(limit)
+        if id_tag is not None:
+            stmt = stmt.where(c.id_tag == id_tag)
+        if started_from is not None:
+            stmt = stmt.where(c.started_at >= started_from)
+        if started_before is not None:
+            stmt = stmt.where(c.started_at < started_before)
+        stmt = stmt.order_by(c.started_at.desc(), c.id.desc()).limit(limit).offset(offset)
         return [transaction_from_row(row) for row in await self._conn.execute(stmt)]
 
     async def find_orphan_stop(self, stop: TransactionStop) -> OrphanStop | None:
