@@ -39,7 +39,7 @@ import asyncio
 import builtins
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -195,7 +195,7 @@ class CommandService:
                     command.id, CommandState.FAILED, now, error=OFFLINE_ERROR
                 )
             await repos.commands.mark_sent(command.id, now)
-            return command
+            return replace(command, state=CommandState.SENT, sent_at=now)
 
         command = await self._uow.run(record)
         if command.state is CommandState.QUEUED:
