@@ -20,7 +20,9 @@ from opencsms.config import Settings
 from opencsms.domain.api_keys import ApiKeyService
 from opencsms.domain.authorization import AuthorizationService, TagService
 from opencsms.domain.commands import CommandService, StationLink
+from opencsms.domain.diagnostics import DiagnosticsService
 from opencsms.domain.events import EventBus
+from opencsms.domain.firmware import FirmwareService
 from opencsms.domain.fleet_view import FleetView
 from opencsms.domain.metering import MeteringService
 from opencsms.domain.model import Station
@@ -60,6 +62,10 @@ class Services:
     """CSMS-initiated commands; reach stations through the ``link`` given to
     :meth:`open` (without one, as in the CLI, every station is offline and
     commands fail or wait in the queue for the node that serves them)."""
+    firmware: FirmwareService
+    """Firmware images served to stations, and the jobs that update them."""
+    diagnostics: DiagnosticsService
+    """GetDiagnostics jobs and the files stations upload for them."""
     events: EventBus
     """This node's domain events (live stream, webhooks, metrics); the services
     publish to it after their commits."""
@@ -73,6 +79,7 @@ class Services:
     ) -> Services:
         uow = await open_storage(settings.resolved_database_url, settings.sqlite_synchronous)
         events = EventBus() if events is None else events
+        commands = CommandService(uow, OfflineLink() if link is None else link, events=events)
         return cls(
             uow=uow,
             stations=StationService(
@@ -87,7 +94,21 @@ class Services:
             metering=MeteringService(uow, events=events),
             api_keys=ApiKeyService(uow),
             fleet=FleetView(uow),
-            commands=CommandService(uow, OfflineLink() if link is None else link, events=events),
+            commands=commands,
+            firmware=FirmwareService(
+                uow,
+                commands,
+                settings.data_dir / "firmware",
+                events=events,
+                max_file_bytes=settings.firmware_max_bytes,
+            ),
+            diagnostics=DiagnosticsService(
+                uow,
+                commands,
+                settings.data_dir / "diagnostics",
+                events=events,
+                max_upload_bytes=settings.diagnostics_max_bytes,
+            ),
             events=events,
         )
 
@@ -167,6 +188,8 @@ class CentralSystem:
             self.services.transactions,
             self.services.metering,
             data_transfer_status=settings.data_transfer_status,
+            firmware=self.services.firmware,
+            diagnostics=self.services.diagnostics,
         ).register(self._router)
         authenticator = StationAuthenticator(
             self._key_hash,

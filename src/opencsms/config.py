@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     ping_interval: float = Field(60.0, description="WebSocket ping every N seconds.")
     ping_timeout: float = Field(30.0, description="Close a socket whose pong is this late.")
     max_message_bytes: int = Field(1024 * 1024, description="Larger frames close with 1009.")
+    firmware_max_bytes: int = Field(
+        512 * 1024 * 1024, description="Largest firmware image an operator may upload."
+    )
+    diagnostics_max_bytes: int = Field(
+        64 * 1024 * 1024, description="Largest diagnostics file a station may upload (413)."
+    )
     data_transfer_status: str = Field(
         "Accepted", description="Status answered to DataTransfer (Accepted/Rejected/...)."
     )

@@ -21,8 +21,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 import opencsms
+from opencsms.api import files
 from opencsms.api.context import ApiContext
-from opencsms.api.routes import commands, health, stations, tags, transactions
+from opencsms.api.routes import (
+    commands,
+    diagnostics,
+    firmware,
+    health,
+    stations,
+    tags,
+    transactions,
+)
 from opencsms.api.schemas import CommandOut
 from opencsms.domain.commands import InvalidCommand, StationOffline, UnknownStation
 
@@ -49,6 +58,9 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(tags.router, prefix=API_PREFIX)
     app.include_router(transactions.router, prefix=API_PREFIX)
     app.include_router(commands.router, prefix=API_PREFIX)
+    app.include_router(firmware.router, prefix=API_PREFIX)
+    app.include_router(diagnostics.router, prefix=API_PREFIX)
+    app.include_router(files.router)  # stations' downloads and uploads: no API key
     return app
 
 

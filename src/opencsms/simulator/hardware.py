@@ -16,6 +16,7 @@ from datetime import datetime
 from opencsms.chargepoint.clock import Clock
 from opencsms.chargepoint.hardware import MeterReading
 from opencsms.simulator.ev import EV
+from opencsms.simulator.transfer import Download, HttpTransfer
 
 
 class SimulatedConnector:
@@ -145,17 +146,29 @@ class SimulatedReader:
 
 @dataclass(slots=True)
 class SimulatedFirmware:
+    """Downloads take ``download_seconds`` of the clock; with a ``transfer`` the
+    image is really fetched from the location (and kept in ``downloads``),
+    without one the download is pretended. The new version is the location's
+    last path segment."""
+
     clock: Clock
     download_seconds: float = 30.0
     install_seconds: float = 60.0
     fail_download: bool = False
     fail_install: bool = False
+    transfer: HttpTransfer | None = None
+    downloads: list[Download] = field(default_factory=list)
     _pending: str | None = None
 
     async def download(self, location: str) -> bool:
         await self.clock.sleep(self.download_seconds)
         if self.fail_download:
             return False
+        if self.transfer is not None:
+            image = await self.transfer.download(location)
+            if image is None:
+                return False
+            self.downloads.append(image)
         self._pending = location.rstrip("/").rsplit("/", 1)[-1] or "new"
         return True
 
@@ -169,19 +182,36 @@ class SimulatedFirmware:
 
 @dataclass(slots=True)
 class SimulatedDiagnostics:
+    """``collect`` writes a small log (kept in ``files``); with a ``transfer``
+    ``upload`` really sends it to the location, without one it pretends."""
+
     clock: Clock
     identity: str
     upload_seconds: float = 10.0
     fail_upload: bool = False
+    transfer: HttpTransfer | None = None
     uploads: list[tuple[str, str]] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
 
     async def collect(self, start: datetime | None, stop: datetime | None) -> str | None:
-        return f"{self.identity}-{self.clock.now():%Y%m%dT%H%M%S}.log"
+        now = self.clock.now()
+        name = f"{self.identity}-{now:%Y%m%dT%H%M%S}.log"
+        lines = [
+            f"{now.isoformat()} station {self.identity} diagnostics",
+            f"window {start.isoformat() if start else '-'} .. {stop.isoformat() if stop else '-'}",
+            *(f"{now.isoformat()} INFO self-test {n} passed" for n in range(1, 9)),
+        ]
+        self.files[name] = ("\n".join(lines) + "\n").encode()
+        return name
 
     async def upload(self, location: str, file_name: str) -> bool:
         await self.clock.sleep(self.upload_seconds)
         await asyncio.sleep(0)
         if self.fail_upload:
             return False
+        if self.transfer is not None:
+            content = self.files.get(file_name, b"")
+            if not await self.transfer.upload(location, file_name, content):
+                return False
         self.uploads.append((location, file_name))
         return True

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from opencsms.domain.authorization import AuthorizationService
+from opencsms.domain.diagnostics import DiagnosticsService
+from opencsms.domain.firmware import FirmwareService
 from opencsms.domain.metering import MeteringService
 from opencsms.domain.model import TransactionStart
 from opencsms.domain.stations import StationService
@@ -31,6 +33,10 @@ class UplinkHandlers:
     data_transfer_status: str = "Accepted"
     on_transaction_started: Callable[[TransactionStart, int], Awaitable[None]] | None = None
     """Told after a StartTransaction is recorded, before the reply (reservations close)."""
+    firmware: FirmwareService | None = None
+    """Follows FirmwareStatusNotification into the station's firmware job."""
+    diagnostics: DiagnosticsService | None = None
+    """Follows DiagnosticsStatusNotification into the station's diagnostics job."""
 
     def register(self, router: Router) -> Router:
         router.on("BootNotification", self.boot_notification)
@@ -92,8 +98,12 @@ class UplinkHandlers:
 
     async def firmware_status(self, session: OcppSession, payload: Payload) -> Payload:
         await self.stations.record_event(session.identity, "FirmwareStatusNotification", payload)
+        if self.firmware is not None:
+            await self.firmware.on_status(session.identity, str(payload.get("status")))
         return {}
 
     async def diagnostics_status(self, session: OcppSession, payload: Payload) -> Payload:
         await self.stations.record_event(session.identity, "DiagnosticsStatusNotification", payload)
+        if self.diagnostics is not None:
+            await self.diagnostics.on_status(session.identity, str(payload.get("status")))
         return {}
