@@ -24,13 +24,16 @@ from opencsms.domain.diagnostics import DiagnosticsService
 from opencsms.domain.events import EventBus
 from opencsms.domain.firmware import FirmwareService
 from opencsms.domain.fleet_view import FleetView
+from opencsms.domain.local_lists import LocalListService
 from opencsms.domain.metering import MeteringService
 from opencsms.domain.model import Station
+from opencsms.domain.provisioning import ProvisioningPolicy, ProvisioningService
+from opencsms.domain.reservations import ReservationService
 from opencsms.domain.stations import StationService
 from opencsms.domain.transactions import TransactionService
 from opencsms.metrics import Metrics
 from opencsms.ocpp.listener import ListenerConfig, serve_stations
-from opencsms.ocpp.router import Router
+from opencsms.ocpp.router import Payload, Router
 from opencsms.ocpp.session import OcppSession
 from opencsms.security.devcerts import ensure_dev_certificates
 from opencsms.security.station_auth import StationAuthenticator
@@ -69,6 +72,10 @@ class Services:
     events: EventBus
     """This node's domain events (live stream, webhooks, metrics); the services
     publish to it after their commits."""
+    provisioning: ProvisioningService
+    """Brings each station to the desired configuration when it is ready."""
+    reservations: ReservationService
+    local_lists: LocalListService
 
     @classmethod
     async def open(
@@ -80,6 +87,11 @@ class Services:
         uow = await open_storage(settings.resolved_database_url, settings.sqlite_synchronous)
         events = EventBus() if events is None else events
         commands = CommandService(uow, OfflineLink() if link is None else link, events=events)
+        policy = ProvisioningPolicy(
+            desired=dict(settings.provisioning_configuration),
+            reboot_when_required=settings.provisioning_reboot,
+            retry_interval=settings.provisioning_retry_interval,
+        )
         return cls(
             uow=uow,
             stations=StationService(
@@ -110,9 +122,13 @@ class Services:
                 max_upload_bytes=settings.diagnostics_max_bytes,
             ),
             events=events,
+            provisioning=ProvisioningService(uow, commands, policy, events=events),
+            reservations=ReservationService(uow, commands, events=events),
+            local_lists=LocalListService(uow, commands),
         )
 
     async def close(self) -> None:
+        await self.provisioning.close()
         await self.uow.close()
 
 
@@ -190,7 +206,14 @@ class CentralSystem:
             data_transfer_status=settings.data_transfer_status,
             firmware=self.services.firmware,
             diagnostics=self.services.diagnostics,
+            on_transaction_started=self.services.reservations.transaction_started,
         ).register(self._router)
+        self._background.append(
+            asyncio.create_task(
+                self.services.reservations.sweep_forever(settings.reservation_sweep_interval),
+                name="reservation-expiry-sweep",
+            )
+        )
         authenticator = StationAuthenticator(
             self._key_hash,
             LoginThrottle(time.monotonic, threshold=settings.auth_failure_threshold),
@@ -266,7 +289,7 @@ class CentralSystem:
             self._router,
             response_timeout=self.settings.response_timeout,
             lenient=station.lenient_validation if station is not None else False,
-            on_first_reply=self._delivery.on_first_reply if self._delivery else None,
+            on_first_reply=self._station_ready,
             on_frame=self.metrics.on_frame,
         )
         self.registry.attach(session)
@@ -278,6 +301,15 @@ class CentralSystem:
             if self.registry.detach(session):  # not when a newer connection replaced it
                 self.events.publish("station.disconnected", station_id, {})
             log.info("station disconnected", station=station_id)
+
+    def _station_ready(self, session: OcppSession, action: str, result: Payload) -> None:
+        """The station's first message of a connection is answered: deliver its
+        queued commands, then provision it (both in the background)."""
+        if self._delivery is not None:
+            self._delivery.on_first_reply(session, action, result)
+        if action == "BootNotification" and result.get("status") == "Rejected":
+            return
+        self.services.provisioning.start(session.identity)
 
     async def stop(self) -> None:
         for task in self._background:
