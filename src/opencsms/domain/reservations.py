@@ -160,7 +160,15 @@ class ReservationService:
     # -- what the station and the clock do ----------------------------------
 
     async def transaction_started(self, start: TransactionStart, transaction_id: int) -> None:
-        """Close the reservation this StartTransaction used, if any."""
+        """Close the reservation this StartTransaction used, if any. Never
+        raises: the station's StartTransaction is answered whatever happens here
+        (a reservation left open is expired by the sweep)."""
+        try:
+            await self._close_used(start, transaction_id)
+        except Exception:
+            log.exception("closing a used reservation failed", station=start.station_id)
+
+    async def _close_used(self, start: TransactionStart, transaction_id: int) -> None:
         candidates = await self._uow.read(
             lambda r: r.reservations.list(start.station_id, open_only=True)
         )
