@@ -44,15 +44,20 @@ class HttpTransfer:
         ssl_context: ssl.SSLContext | None = None,
         timeout: float = 30.0,
         upload_method: Literal["PUT", "POST"] = "PUT",
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._verify: ssl.SSLContext | bool = (
             ssl_context if ssl_context is not None else ssl.create_default_context(cafile=ca_file)
         )
         self._timeout = timeout
         self.upload_method = upload_method
+        self._transport = transport
+        """Swapped in by tests (``httpx.MockTransport``); None: the network."""
 
     def _client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(verify=self._verify, timeout=self._timeout)
+        return httpx.AsyncClient(
+            verify=self._verify, timeout=self._timeout, transport=self._transport
+        )
 
     async def download(self, location: str) -> Download | None:
         try:
