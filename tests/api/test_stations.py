@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import httpx
 
+from integration.stations import ocpp_station
 from opencsms.app import CentralSystem
 from opencsms.security import keys
-
-from integration.stations import ocpp_station
 
 
 async def test_register_returns_a_working_key_once(

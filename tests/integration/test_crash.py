@@ -78,6 +78,8 @@ async def test_every_acknowledged_message_survives_sigkill(tmp_path: Path) -> No
         "OPENCSMS_DATA_DIR": str(tmp_path / "data"),
         "OPENCSMS_OCPP_HOST": "127.0.0.1",
         "OPENCSMS_OCPP_PORT": str(port),
+        "OPENCSMS_API_HOST": "127.0.0.1",
+        "OPENCSMS_API_PORT": "0",
         "OPENCSMS_KEY_HASH_COST": "10",
         "OPENCSMS_LOG_LEVEL": "WARNING",
     }

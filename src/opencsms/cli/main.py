@@ -20,6 +20,7 @@ from rich.table import Table
 
 from opencsms import logs
 from opencsms.app import CentralSystem, Services
+from opencsms.cli.apikeys import apikeys_app
 from opencsms.config import Settings
 from opencsms.domain.model import IdTag, TagStatus
 from opencsms.domain.ports import StationExists
@@ -33,6 +34,7 @@ stations_app = typer.Typer(help="Register and list charging stations.", no_args_
 tags_app = typer.Typer(help="Manage id tags (RFID cards, app tokens).", no_args_is_help=True)
 app.add_typer(stations_app, name="stations")
 app.add_typer(tags_app, name="tags")
+app.add_typer(apikeys_app, name="apikeys")
 app.command("simulate")(simulate)
 
 console = Console()
@@ -67,6 +69,8 @@ def serve(
     database_url: DatabaseUrl = None,
     ocpp_host: Annotated[str | None, typer.Option(help="[env OPENCSMS_OCPP_HOST]")] = None,
     ocpp_port: Annotated[int | None, typer.Option(help="[env OPENCSMS_OCPP_PORT]")] = None,
+    api_host: Annotated[str | None, typer.Option(help="[env OPENCSMS_API_HOST]")] = None,
+    api_port: Annotated[int | None, typer.Option(help="[env OPENCSMS_API_PORT]")] = None,
     tls_cert_file: Annotated[Path | None, typer.Option(help="RSA cert chain (PEM)")] = None,
     tls_key_file: Annotated[Path | None, typer.Option(help="RSA key (PEM)")] = None,
     tls_ecdsa_cert_file: Annotated[Path | None, typer.Option(help="ECDSA cert chain")] = None,
@@ -87,6 +91,8 @@ def serve(
         database_url=database_url,
         ocpp_host=ocpp_host,
         ocpp_port=ocpp_port,
+        api_host=api_host,
+        api_port=api_port,
         tls_cert_file=tls_cert_file,
         tls_key_file=tls_key_file,
         tls_ecdsa_cert_file=tls_ecdsa_cert_file,
@@ -104,6 +110,7 @@ def serve(
         console.print(f"[bold green]opencsms[/] listening on {system.ocpp_url}/<chargePointId>")
         if system.ca_file is not None:
             console.print(f"development CA certificate (trust this in stations): {system.ca_file}")
+        console.print(f"operator API on {system.api_url}/api/v1 (OpenAPI: {system.api_url}/docs)")
         console.print(f"database: {settings.resolved_database_url}")
         try:
             await asyncio.Event().wait()
