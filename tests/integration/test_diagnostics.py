@@ -6,12 +6,14 @@ URL of the CSMS -> the file is stored and downloadable -> the job succeeds.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from opencsms.app import CentralSystem
-from opencsms.domain.model import ApiRole
+from opencsms.domain.model import ApiRole, JobState
 from opencsms.testing import create_api_key
 
 from .conftest import CentralFactory, api_client_for
@@ -165,3 +167,29 @@ async def test_an_upload_over_the_limit_is_413_and_leaves_nothing(
         assert after["size"] == 100 and after["state"] == "running"
         folder = central.settings.data_dir / "diagnostics" / "DG-BIG" / str(job["id"])
         assert [p.read_bytes() for p in folder.iterdir()] == [b"ok" * 50]
+
+
+async def test_uploaded_reported_before_the_file_arrives_completes_on_arrival(
+    central: CentralSystem,
+) -> None:
+    """The notification and the upload travel on different connections: either
+    may come first."""
+    await central.services.stations.register("DG-RACE")
+    diagnostics = central.services.diagnostics
+    job = await diagnostics.request(
+        "DG-RACE", base_url=central.api_url, requested_by="test", queue_ttl=timedelta(hours=1)
+    )
+    assert job.state is JobState.REQUESTED and job.command_id is not None
+    assert await diagnostics.on_status("DG-RACE", "Idle") is None  # changes nothing
+    early = await diagnostics.on_status("DG-RACE", "Uploaded")
+    assert early is not None and early.state is JobState.RUNNING
+    url = await upload_url(central, {"command_id": job.command_id})
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"log line\n"
+
+    done = await diagnostics.receive(url.rsplit("/", 1)[-1], body(), "../../etc/passwd")
+    assert done.state is JobState.SUCCEEDED and done.size == 9
+    assert done.file_name == "passwd"  # only the last component, never a path
+    path = diagnostics.received_file(done)
+    assert path is not None and path.parent == diagnostics.job_folder(done)

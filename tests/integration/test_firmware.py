@@ -10,12 +10,13 @@ import contextlib
 import hashlib
 import os
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from opencsms.app import CentralSystem
-from opencsms.domain.model import ApiRole
+from opencsms.domain.model import ApiRole, JobState
 from opencsms.simulator import ConnectionSettings, FakeClock, SimulatedStation
 from opencsms.simulator.transfer import HttpTransfer
 from opencsms.testing import create_api_key
@@ -208,3 +209,28 @@ async def test_an_image_over_the_limit_is_refused_with_413(
         assert fits.status_code == 201
     leftovers = [p.name for p in (central.settings.data_dir / "firmware").iterdir()]
     assert leftovers == [fits.json()["id"]]
+
+
+async def test_a_queued_update_that_expires_fails_its_job(central: CentralSystem) -> None:
+    await central.services.stations.register("FW-Q")
+    firmware = central.services.firmware
+
+    async def one_chunk() -> AsyncIterator[bytes]:
+        yield b"image"
+
+    file = await firmware.add_file("9.9", one_chunk())
+    job = await firmware.start_job(
+        "FW-Q",
+        base_url=central.api_url,
+        file_id=file.id,
+        requested_by="test",
+        queue_ttl=timedelta(milliseconds=1),
+    )
+    assert job.state is JobState.REQUESTED and job.command_id is not None
+    async with asyncio.timeout(5):
+        while not await central.services.commands.expire_overdue():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    failed = await firmware.get_job(job.id)
+    assert failed is not None and failed.state is JobState.FAILED
+    assert failed.detail is not None and "expired" in failed.detail
+    assert await firmware.on_status("FW-Q", "Installed") is None  # no open job left
