@@ -31,6 +31,7 @@ from opencsms.domain.provisioning import ProvisioningPolicy, ProvisioningService
 from opencsms.domain.reservations import ReservationService
 from opencsms.domain.stations import StationService
 from opencsms.domain.transactions import TransactionService
+from opencsms.domain.webhooks import WebhookService
 from opencsms.metrics import Metrics
 from opencsms.ocpp.listener import ListenerConfig, serve_stations
 from opencsms.ocpp.router import Payload, Router
@@ -44,6 +45,7 @@ from opencsms.stations.link import OfflineLink, RegistryLink
 from opencsms.stations.registry import SessionRegistry
 from opencsms.storage import SqlUnitOfWork, open_storage
 from opencsms.v16.uplink import UplinkHandlers
+from opencsms.webhook_sender import HttpxSender
 
 log = structlog.get_logger("opencsms")
 
@@ -76,6 +78,8 @@ class Services:
     """Brings each station to the desired configuration when it is ready."""
     reservations: ReservationService
     local_lists: LocalListService
+    webhooks: WebhookService
+    """Webhooks and their delivery log; the node runs its dispatcher (``start``)."""
 
     @classmethod
     async def open(
@@ -125,9 +129,11 @@ class Services:
             provisioning=ProvisioningService(uow, commands, policy, events=events),
             reservations=ReservationService(uow, commands, events=events),
             local_lists=LocalListService(uow, commands),
+            webhooks=WebhookService(uow, events, HttpxSender()),
         )
 
     async def close(self) -> None:
+        await self.webhooks.stop()
         await self.provisioning.close()
         await self.uow.close()
 
@@ -147,6 +153,8 @@ class CentralSystem:
         self.metrics = Metrics(stations_connected=lambda: len(self.registry))
         self._background: list[asyncio.Task[None]] = []
         """Node-wide tasks (metrics, webhook dispatcher), cancelled by stop()."""
+        self._api_stopping = asyncio.Event()
+        """Set by stop(): ends the API's event streams (``ApiContext.stopping``)."""
         self._router = Router()
         self._station_records: dict[str, Station] = {}
         """The record each station's latest login read, reused by the connection
@@ -198,6 +206,7 @@ class CentralSystem:
         )
         await self._delivery.start()
         self._background.append(self.metrics.start(self.events))
+        await self.services.webhooks.start()
         UplinkHandlers(
             self.services.stations,
             self.services.authorization,
@@ -254,6 +263,7 @@ class CentralSystem:
             events=self.events,
             metrics=self.metrics,
             public_base_url=self.api_url,
+            stopping=self._api_stopping,
         )
         await self._api.start(create_app(context))
         if settings.insecure_plain_ws:
@@ -317,6 +327,7 @@ class CentralSystem:
         await asyncio.gather(*self._background, return_exceptions=True)
         self._background.clear()
         if self._api is not None:
+            self._api_stopping.set()
             await self._api.stop()
             self._api = None
         if self._server is not None:

@@ -40,7 +40,7 @@ class Stream:
                 elif "data" in fields:
                     self.messages.append(
                         {
-                            "id": fields.get("id"),
+                            "sse_id": fields.get("id"),
                             "event": fields.get("event"),
                             **json.loads(fields["data"]),
                         }
@@ -118,7 +118,7 @@ async def test_a_reader_sees_one_stations_status_transactions_and_meter_values(
     assert {m["station_id"] for m in only_a.messages} == {"SSE-A"}
     assert "station.connected" in only_a.types()
     for message in only_a.messages:
-        assert message["event"] == message["type"] and message["id"]
+        assert message["event"] == message["type"] and message["sse_id"] == message["id"]
     started = next(m for m in only_a.messages if m["type"] == "transaction.started")
     assert started["data"]["id_tag"] == "TAG-1" and started["data"]["connector_id"] == 1
     transaction = await central.services.transactions.get(started["data"]["transaction_id"])

@@ -26,11 +26,14 @@ from opencsms.api.context import ApiContext
 from opencsms.api.routes import (
     commands,
     diagnostics,
+    events,
     firmware,
     health,
+    metrics,
     stations,
     tags,
     transactions,
+    webhooks,
 )
 from opencsms.api.schemas import CommandOut
 from opencsms.domain.commands import InvalidCommand, StationOffline, UnknownStation
@@ -61,6 +64,9 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(firmware.router, prefix=API_PREFIX)
     app.include_router(diagnostics.router, prefix=API_PREFIX)
     app.include_router(files.router)  # stations' downloads and uploads: no API key
+    app.include_router(events.router, prefix=API_PREFIX)
+    app.include_router(webhooks.router, prefix=API_PREFIX)
+    app.include_router(metrics.router)  # Prometheus scrapes: no API key (see the module)
     return app
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fastapi import Request
@@ -25,6 +26,9 @@ class ApiContext:
     metrics: Metrics
     public_base_url: str
     """How stations reach this API (firmware downloads, diagnostics uploads)."""
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the node stops: long-lived responses (the event stream) end on
+    it, rather than holding the server's graceful shutdown until its timeout."""
 
 
 def api_context(request: Request) -> ApiContext:
