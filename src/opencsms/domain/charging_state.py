@@ -21,7 +21,8 @@ Preconditions and choices:
   the power now is known and below :data:`CHARGING_THRESHOLD_W` (a car that
   stopped drawing but whose station still says Charging); ``SuspendedEV``,
   ``SuspendedEVSE``, ``Preparing`` and ``Finishing`` mean plugged in, not
-  charging. With no status known, the power decides.
+  charging. With no status known, the power decides; with neither, we do not
+  claim the car is charging.
 """
 
 from __future__ import annotations
