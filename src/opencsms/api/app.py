@@ -25,11 +25,14 @@ from opencsms.api import files
 from opencsms.api.context import ApiContext
 from opencsms.api.routes import (
     commands,
+    configuration,
     diagnostics,
     events,
     firmware,
     health,
+    local_lists,
     metrics,
+    reservations,
     stations,
     tags,
     transactions,
@@ -61,6 +64,9 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(tags.router, prefix=API_PREFIX)
     app.include_router(transactions.router, prefix=API_PREFIX)
     app.include_router(commands.router, prefix=API_PREFIX)
+    app.include_router(configuration.router, prefix=API_PREFIX)
+    app.include_router(reservations.router, prefix=API_PREFIX)
+    app.include_router(local_lists.router, prefix=API_PREFIX)
     app.include_router(firmware.router, prefix=API_PREFIX)
     app.include_router(diagnostics.router, prefix=API_PREFIX)
     app.include_router(files.router)  # stations' downloads and uploads: no API key
