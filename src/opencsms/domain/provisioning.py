@@ -242,6 +242,16 @@ class ProvisioningService:
         self._tasks.clear()
 
     async def _run(self, station_id: str, wake: asyncio.Event) -> None:
+        try:
+            await self._passes(station_id, wake)
+        finally:
+            # nothing awaits between the last check of ``wake`` and here, so a
+            # start() cannot slip in unseen: it finds no task and makes one
+            if self._tasks.get(station_id) is asyncio.current_task():
+                del self._tasks[station_id]
+                self._wake.pop(station_id, None)
+
+    async def _passes(self, station_id: str, wake: asyncio.Event) -> None:
         while wake.is_set():
             wake.clear()
             try:
