@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -64,6 +64,23 @@ class Settings(BaseSettings):
         description="Desired configuration brought to every station on connect (JSON object "
         "of key: value). Power.Active.Import refused: Current.Import,Voltage instead.",
     )
+
+    @field_validator("provisioning_configuration", mode="before")
+    @classmethod
+    def _configuration_values_as_text(cls, value: object) -> object:
+        """OCPP values are strings: {"MeterValueSampleInterval": 60} means "60",
+        true means "true"."""
+        if not isinstance(value, dict):
+            return value
+        return {
+            key: ("true" if item else "false")
+            if isinstance(item, bool)
+            else str(item)
+            if isinstance(item, int | float)
+            else item
+            for key, item in value.items()
+        }
+
     provisioning_reboot: bool = Field(
         True, description="Soft Reset a station that answers RebootRequired while provisioning."
     )
