@@ -41,7 +41,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from opencsms.domain.events import Event, EventBus
+from opencsms.domain.events import EventBus
 
 log = structlog.get_logger("opencsms.metrics")
 
@@ -115,7 +115,7 @@ class Metrics:
 
     async def follow(self, events: EventBus) -> None:
         """Count ``command.finished`` events until cancelled (a node's background task)."""
-        with events.subscribe(_is_command_finished) as subscription:
+        with events.subscribe(types=("command.finished",)) as subscription:
             async for event in subscription:
                 self.command_finished(event.data)
 
@@ -128,10 +128,6 @@ class Metrics:
     def render(self) -> bytes:
         """The Prometheus text exposition format (``CONTENT_TYPE``)."""
         return generate_latest(self.registry)
-
-
-def _is_command_finished(event: Event) -> bool:
-    return event.type == "command.finished"
 
 
 def _latency_of(data: dict[str, object]) -> float | None:

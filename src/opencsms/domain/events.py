@@ -7,6 +7,12 @@ the publisher: each subscriber has a bounded queue, and a subscriber that
 falls behind loses its oldest events (and is told how many, ``dropped``)
 rather than slowing the stations' message path down.
 
+A subscriber may name the event ``types`` it can accept at all; a publisher
+on the hot path asks :meth:`EventBus.wants` before it builds an event's data,
+so a MeterValues costs nothing extra while nobody listens for
+``meter.values`` (metrics and an idle webhook dispatcher are subscribed all
+the time, but to other types).
+
 Event types (``Event.type``), with ``data`` in the shape the API shows:
 
 ==========================  =====================================================
@@ -30,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -65,15 +71,20 @@ class Subscription:
         bus: EventBus,
         accepts: Callable[[Event], bool],
         maxsize: int,
+        types: Iterable[str] | None = None,
     ) -> None:
         self._bus = bus
         self._accepts = accepts
+        self.types: frozenset[str] | None = None if types is None else frozenset(types)
+        """The only event types offered to ``accepts`` (None: all); may be changed."""
         self._events: deque[Event] = deque(maxlen=maxsize)
         self._ready = asyncio.Event()
         self.dropped = 0
         """Events lost because this subscriber fell behind."""
 
     def _offer(self, event: Event) -> None:
+        if self.types is not None and event.type not in self.types:
+            return
         if not self._accepts(event):
             return
         if len(self._events) == self._events.maxlen:
@@ -121,8 +132,10 @@ class EventBus:
         self,
         accepts: Callable[[Event], bool] = lambda event: True,
         maxsize: int = DEFAULT_QUEUE,
+        *,
+        types: Iterable[str] | None = None,
     ) -> Subscription:
-        subscription = Subscription(self, accepts, maxsize)
+        subscription = Subscription(self, accepts, maxsize, types)
         self._subscriptions.append(subscription)
         return subscription
 
@@ -133,3 +146,11 @@ class EventBus:
     @property
     def subscribers(self) -> int:
         return len(self._subscriptions)
+
+    def wants(self, type: str) -> bool:
+        """Whether any subscriber may accept events of ``type`` (cheap: ask it
+        before building an event's data on a hot path)."""
+        for subscription in self._subscriptions:
+            if subscription.types is None or type in subscription.types:
+                return True
+        return False

@@ -43,7 +43,7 @@ class MeteringService:
             )
 
         await self._uow.run(work)
-        if self._events is not None and self._events.subscribers:
+        if self._events is not None and self._events.wants("meter.values"):
             self._events.publish(
                 "meter.values",
                 station_id,

@@ -108,7 +108,7 @@ class StationService:
             await repos.stations.record_boot(station_id, info, now)
 
         await self._uow.run(work)
-        if self._events is not None and self._events.subscribers:
+        if self._events is not None and self._events.wants("station.booted"):
             data: dict[str, object] = {
                 "vendor": info.vendor,
                 "model": info.model,
@@ -137,7 +137,7 @@ class StationService:
             await repos.connectors.record(station_id, report, self._clock())
 
         await self._uow.run(work)
-        if self._events is not None and self._events.subscribers:
+        if self._events is not None and self._events.wants("connector.status"):
             data: dict[str, object] = {
                 "connector_id": report.connector_id,
                 "status": report.status,

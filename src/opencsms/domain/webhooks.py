@@ -229,8 +229,17 @@ class WebhookService:
         return await self._uow.read(work)
 
     async def refresh(self) -> None:
-        """Reload the cached webhooks (after a change, and at every sweep)."""
+        """Reload the cached webhooks (after a change, and at every sweep), and
+        narrow the subscription to their event types: with no webhooks, the
+        services build no event data for us."""
         self._hooks = [hook for hook in await self.list() if hook.active]
+        if self._subscription is not None:
+            self._subscription.types = self._types()
+
+    def _types(self) -> frozenset[str] | None:
+        if any(not hook.event_types for hook in self._hooks):
+            return None
+        return frozenset(t for hook in self._hooks for t in hook.event_types)
 
     # -- from events to rows ----------------------------------------------------
 
@@ -389,7 +398,7 @@ class WebhookService:
     async def start(self) -> None:
         """Subscribe to the bus and run the recorder and the sender in the background."""
         await self.refresh()
-        self._subscription = self._events.subscribe(self._wanted)
+        self._subscription = self._events.subscribe(self._wanted, types=self._types())
         self._spawn(self._record_loop(self._subscription), "opencsms-webhook-recorder")
         self._spawn(self._send_loop(), "opencsms-webhook-sender")
 

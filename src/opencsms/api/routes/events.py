@@ -60,10 +60,11 @@ async def event_stream(
     ] = None,
     heartbeat: Annotated[float, Query(ge=1, le=300, description="seconds")] = HEARTBEAT_S,
 ) -> StreamingResponse:
-    accepts = _filter(set(station_id or ()), _types(type or ()))
+    types = _types(type or ())
+    accepts = _filter(set(station_id or ()), types)
     # Subscribed before the response starts: nothing published after this
     # request was accepted is missed.
-    subscription = ctx.events.subscribe(accepts)
+    subscription = ctx.events.subscribe(accepts, types=types or None)
     return StreamingResponse(
         _messages(subscription, ctx.stopping, heartbeat),
         media_type="text/event-stream",
