@@ -7,22 +7,11 @@ pending and the next sweep (after the restart, the first one) sends them. Every
 attempt updates its row (attempt count, last HTTP status or error, next
 attempt), which is the delivery log the API shows.
 
-What a receiver gets (``POST``, ``Content-Type: application/json``), the body
-being the event as the live stream shows it (``{id, type, station_id, at,
-data}``)::
-
-    X-OpenCSMS-Event:     connector.status
-    X-OpenCSMS-Delivery:  1234            (the same on every retry: deduplicate on it)
-    X-OpenCSMS-Timestamp: 1767225600      (Unix seconds of this attempt)
-    X-OpenCSMS-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>
-
-To verify, a receiver computes the HMAC over the timestamp header, a dot and
-the raw body bytes exactly as received, compares it with
-``hmac.compare_digest``, and rejects timestamps more than a few minutes old
-(replays). :func:`verify_signature` does exactly that. Any 2xx answer counts as
-delivered; anything else (other status, timeout, refused connection; redirects
-are not followed) is retried after :data:`DEFAULT_BACKOFF` (10 s, 30 s, 2 min,
-10 min, 1 h), each delay scaled by a random jitter of +-20 % so that a fleet of
+What a receiver gets and how it verifies the signature:
+:mod:`opencsms.domain.webhook_signing`. Any 2xx answer counts as delivered;
+anything else (other status, timeout, refused connection; redirects are not
+followed) is retried after :data:`DEFAULT_BACKOFF` (10 s, 30 s, 2 min, 10 min,
+1 h), each delay scaled by a random jitter of +-20 % so that a fleet of
 failures does not retry in lockstep, and marked ``failed`` after the last.
 
 The HTTP client is injected (a :class:`Sender`; the composition root passes
@@ -40,12 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import hashlib
-import hmac
 import json
 import random
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -58,8 +44,11 @@ from opencsms.domain.clock import Clock, utc_now
 from opencsms.domain.events import Event, EventBus, Subscription
 from opencsms.domain.model import DeliveryState, Webhook, WebhookDelivery
 from opencsms.domain.ports import Repositories, UnitOfWork
+from opencsms.domain.webhook_signing import sign, verify_signature
 
 log = structlog.get_logger("opencsms.webhooks")
+
+__all__ = ["EVENT_TYPES", "InvalidWebhook", "Sender", "WebhookService", "sign", "verify_signature"]
 
 DEFAULT_BACKOFF = (
     timedelta(seconds=10),
@@ -106,31 +95,6 @@ class Sender(Protocol):
     """POSTs one body; returns the HTTP status, raises on a transport failure."""
 
     async def __call__(self, url: str, headers: dict[str, str], body: bytes) -> int: ...
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """The ``X-OpenCSMS-Signature`` value for one attempt."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + digest.hexdigest()
-
-
-def verify_signature(
-    secret: str,
-    timestamp: str,
-    body: bytes,
-    signature: str,
-    *,
-    now: float | None = None,
-    tolerance: float = 300.0,
-) -> bool:
-    """What a receiver does (in Python): signature matches and is fresh."""
-    try:
-        age = (time.time() if now is None else now) - int(timestamp)
-    except ValueError:
-        return False
-    if abs(age) > tolerance:
-        return False
-    return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
 def check_url(url: str) -> None:
