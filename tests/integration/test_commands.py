@@ -442,3 +442,29 @@ async def test_a_callerror_is_recorded_as_error(central: CentralSystem) -> None:
         assert command.error is not None and command.error.startswith("PropertyConstraint")
         assert command.response is None
         assert answer_to(station, "Reset", {"type": "Warm"}).kind == 4
+
+
+async def test_a_queueable_command_waits_behind_older_queued_ones(
+    central: CentralSystem,
+) -> None:
+    """Executed while the station's queue is still being delivered (slow replies),
+    a command with a TTL queues behind it instead of overtaking it."""
+    key = await register(central, "CMD-ORD")
+    commands = central.services.commands
+
+    async def change(value: int) -> Command:
+        return await commands.execute(
+            "CMD-ORD", "ChangeConfiguration", {"key": "HeartbeatInterval", "value": str(value)},
+            requested_by=WHO, queue_ttl=timedelta(hours=1),
+        )  # fmt: skip
+
+    older = [await change(v) for v in (101, 102, 103)]
+    station = await bring_online(central, "CMD-ORD", key, Quirks(reply_delay=0.2))
+    try:
+        newer = await change(104)
+        done = [await until_command(central, c.id) for c in [*older, newer]]
+        assert [c.status for c in done] == ["Accepted"] * 4
+        assert [p["value"] for p in received(station, "ChangeConfiguration")
+                if p["key"] == "HeartbeatInterval"] == ["101", "102", "103", "104"]  # fmt: skip
+    finally:
+        await station.close()

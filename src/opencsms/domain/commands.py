@@ -182,7 +182,9 @@ class CommandService:
         async def record(repos: Repositories) -> Command:
             await self._check_stored_state(repos, station_id, action, payload)
             now = self._clock()
-            if not online and queue_ttl is not None:
+            # Behind older queued commands (still awaiting the station's first
+            # message, or being delivered) a queueable command queues too: order holds.
+            if queue_ttl is not None and (not online or await repos.commands.queued(station_id)):
                 return await repos.commands.add(
                     station_id, action, payload, requested_by, now,
                     CommandState.QUEUED, expires_at=now + queue_ttl,

@@ -12,7 +12,10 @@ The CommandService knows *how* to deliver a station's queue; this decides
 * on start, commands left ``sent`` by a stopped node are failed (their answer
   is lost), and then every ``sweep_interval`` seconds queued commands past
   their time-to-live are expired (so a station that never comes back does
-  not keep them ``queued`` forever).
+  not keep them ``queued`` forever). The sweep also delivers what was queued
+  behind a delivery to a station that is ready (its first message answered)
+  but whose delivery had just finished: the one gap the delivery loop's
+  re-reading of the queue leaves.
 
 Deliveries run as tasks of this object, not of the session: a delivery cut
 short by a closing connection must still record the command's outcome
@@ -41,6 +44,8 @@ class CommandDelivery:
         self._sweep_interval = sweep_interval
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        self._ready: dict[str, OcppSession] = {}
+        """Sessions whose first message was answered, by station."""
 
     async def start(self) -> None:
         failed = await self._commands.fail_unfinished()
@@ -53,6 +58,7 @@ class CommandDelivery:
         """The session's ``on_first_reply`` hook."""
         if action == "BootNotification" and result.get("status") == "Rejected":
             return
+        self._ready[session.identity] = session
         self._spawn(self._deliver(session.identity))
 
     async def _deliver(self, station_id: str) -> None:
@@ -69,8 +75,15 @@ class CommandDelivery:
             await asyncio.sleep(self._sweep_interval)
             try:
                 await self._commands.expire_overdue()
+                waiting = await self._commands.stations_with_queued()
             except Exception:
                 log.exception("expiring queued commands failed")
+                continue
+            for station_id, session in list(self._ready.items()):
+                if session.closed:
+                    del self._ready[station_id]
+                elif station_id in waiting:
+                    self._spawn(self._deliver(station_id))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
