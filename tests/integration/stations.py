@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 from ocpp.v16 import ChargePoint
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -53,3 +54,21 @@ async def ocpp_station(
         loop.cancel()
         with contextlib.suppress(BaseException):
             await loop
+
+
+async def reply_to(ws: ClientConnection, message_id: str, within: float = 5.0) -> list[Any]:
+    """The CALLRESULT or CALLERROR answering our ``message_id``.
+
+    The server calls a station too (GetConfiguration when provisioning it,
+    queued commands): like a real station that supports none of them, any
+    CALL of the server's met on the way is answered with NotSupported.
+    """
+    async with asyncio.timeout(within):
+        while True:
+            frame = orjson.loads(await ws.recv())
+            if frame[0] == 2:
+                error = [4, frame[1], "NotSupported", "raw test station", {}]
+                await ws.send(orjson.dumps(error).decode())
+                continue
+            assert frame[1] == message_id, frame
+            return frame  # type: ignore[no-any-return]

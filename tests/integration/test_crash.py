@@ -25,10 +25,11 @@ from opencsms.domain.ports import Repositories
 from opencsms.security.tls import client_ssl_context
 from opencsms.testing import basic_authorization, free_port, wait_for_port
 
+from .stations import reply_to
+
 KEY = "00112233445566778899aabbccddeeff00112233"
 STATIONS = 5
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
-
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -40,7 +41,6 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=True,
     )
-
 
 
 async def station(
@@ -64,7 +64,7 @@ async def station(
                     "meterValue": [{"timestamp": moment, "sampledValue": [sample]}],
                 }
                 await ws.send(orjson.dumps([2, f"{reading}", "MeterValues", payload]).decode())
-                reply = orjson.loads(await ws.recv())
+                reply = await reply_to(ws, f"{reading}", within=60)
                 assert reply == [3, f"{reading}", {}]
                 acked.append(reading)
         except ConnectionClosed:
@@ -107,8 +107,11 @@ async def test_every_acknowledged_message_survives_sigkill(tmp_path: Path) -> No
             asyncio.create_task(station(f"wss://localhost:{port}/ocpp", sid, ca, acked[sid], stop))
             for sid in acked
         ]
-        while min(len(values) for values in acked.values()) < 20:  # noqa: ASYNC110 - polls 5 lists
-            await asyncio.sleep(0.05)
+        async with asyncio.timeout(60):
+            while min(len(values) for values in acked.values()) < 20:  # noqa: ASYNC110
+                failed = [task for task in fleet if task.done()]
+                assert not failed, failed[0].result()  # a station broke off: say why
+                await asyncio.sleep(0.05)
         stop.set()
         server.send_signal(signal.SIGKILL)
         await server.wait()

@@ -6,7 +6,6 @@ ids and reconnects exactly as a misbehaving station would.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +17,7 @@ from opencsms.app import CentralSystem
 from opencsms.domain.model import IdTag
 from opencsms.domain.ports import Repositories
 
-from .stations import open_socket
+from .stations import open_socket, reply_to
 
 T0 = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 _ids = iter(range(1, 1_000_000))
@@ -31,9 +30,7 @@ def iso(moment: datetime) -> str:
 async def ask(ws: ClientConnection, action: str, payload: dict[str, Any]) -> Any:
     message_id = f"m{next(_ids)}"
     await ws.send(orjson.dumps([2, message_id, action, payload]).decode())
-    reply = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
-    assert reply[1] == message_id
-    return reply
+    return await reply_to(ws, message_id)
 
 
 async def result(ws: ClientConnection, action: str, payload: dict[str, Any]) -> dict[str, Any]:
