@@ -44,6 +44,7 @@ from opencsms.stations.command_delivery import CommandDelivery
 from opencsms.stations.link import OfflineLink, RegistryLink
 from opencsms.stations.registry import SessionRegistry
 from opencsms.storage import SqlUnitOfWork, open_storage
+from opencsms.v16.commands import validate_command
 from opencsms.v16.uplink import UplinkHandlers
 from opencsms.webhook_sender import HttpxSender
 
@@ -90,7 +91,9 @@ class Services:
     ) -> Services:
         uow = await open_storage(settings.resolved_database_url, settings.sqlite_synchronous)
         events = EventBus() if events is None else events
-        commands = CommandService(uow, OfflineLink() if link is None else link, events=events)
+        commands = CommandService(
+            uow, OfflineLink() if link is None else link, validate_command, events=events
+        )
         policy = ProvisioningPolicy(
             desired=dict(settings.provisioning_configuration),
             reboot_when_required=settings.provisioning_reboot,

@@ -20,14 +20,14 @@ A command is persisted before it is sent and updated with its outcome; the
 
 Validation comes in two layers. The protocol's own rules (schema, the 1.6
 rules of SetChargingProfile, TriggerMessage, RemoteStartTransaction) are a
-pure function of action and payload, injected as ``validate`` (by default
-:func:`opencsms.v16.commands.validate_command`, OCPP 1.6 being the protocol
-we speak). Rules that need stored state live here, in the same database
-transaction that records the command, so a rejected command leaves no row:
-the station must be registered (:class:`UnknownStation`); a TxProfile's
-``transactionId`` must be an active transaction of that station on that
-connector, and RemoteStopTransaction's an active transaction of that station
-(:class:`InvalidCommand`).
+pure function of action and payload, injected as ``validate`` by the
+composition root (:func:`opencsms.v16.commands.validate_command`; the domain
+imports nothing of the protocol adapters). Rules that need stored state
+live here, in the same database transaction that records the command, so
+a rejected command leaves no row: the station must be registered
+(:class:`UnknownStation`); a TxProfile's ``transactionId`` must be an active
+transaction of that station on that connector, and RemoteStopTransaction's
+an active transaction of that station (:class:`InvalidCommand`).
 
 Every final state is published as ``command.finished`` on the EventBus (the
 record as :func:`command_as_dict`, plus ``latency_s`` from sent to finished).
@@ -130,27 +130,20 @@ def command_as_dict(command: Command) -> dict[str, object]:
     return data
 
 
-def _default_validator() -> CommandValidator:
-    # Imported late: v16.commands raises this module's InvalidCommand.
-    from opencsms.v16.commands import validate_command
-
-    return validate_command
-
-
 class CommandService:
     def __init__(
         self,
         uow: UnitOfWork,
         link: StationLink,
+        validate: CommandValidator,
         clock: Clock = utc_now,
         events: EventBus | None = None,
-        validate: CommandValidator | None = None,
     ) -> None:
         self._uow = uow
         self._link = link
         self._clock = clock
         self._events = events
-        self._validate = validate if validate is not None else _default_validator()
+        self._validate = validate
         self._listeners: dict[str, list[CommandListener]] = defaultdict(list)
         self._delivering: dict[str, asyncio.Lock] = {}
 
