@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from opencsms.app import Services
+from opencsms.cli.options import DatabaseUrl, DataDir
 from opencsms.config import Settings
 from opencsms.domain.api_keys import CreatedKey
 from opencsms.domain.model import ApiKey, ApiRole
@@ -28,13 +29,6 @@ T = TypeVar("T")
 apikeys_app = typer.Typer(help="Operator API keys (bearer tokens).", no_args_is_help=True)
 console = Console()
 errors = Console(stderr=True)
-
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="[env OPENCSMS_DATA_DIR] default ./opencsms-data")
-]
-DatabaseUrl = Annotated[
-    str | None, typer.Option("--database-url", help="[env OPENCSMS_DATABASE_URL]")
-]
 
 
 def _run(

@@ -22,6 +22,7 @@ from opencsms import logs
 from opencsms.app import CentralSystem, Services
 from opencsms.cli.apikeys import apikeys_app
 from opencsms.cli.operate import commands_app, stations_app, tags_app, transactions_app
+from opencsms.cli.options import DatabaseUrl, DataDir
 from opencsms.config import Settings
 from opencsms.simulator.cli import simulate
 
@@ -37,13 +38,6 @@ app.command("simulate")(simulate)
 
 console = Console()
 errors = Console(stderr=True)
-
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="[env OPENCSMS_DATA_DIR] default ./opencsms-data")
-]
-DatabaseUrl = Annotated[
-    str | None, typer.Option("--database-url", help="[env OPENCSMS_DATABASE_URL]")
-]
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -65,10 +59,10 @@ def _run(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
 def serve(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
-    ocpp_host: Annotated[str | None, typer.Option(help="[env OPENCSMS_OCPP_HOST]")] = None,
-    ocpp_port: Annotated[int | None, typer.Option(help="[env OPENCSMS_OCPP_PORT]")] = None,
-    api_host: Annotated[str | None, typer.Option(help="[env OPENCSMS_API_HOST]")] = None,
-    api_port: Annotated[int | None, typer.Option(help="[env OPENCSMS_API_PORT]")] = None,
+    ocpp_host: Annotated[str | None, typer.Option(help="env OPENCSMS_OCPP_HOST")] = None,
+    ocpp_port: Annotated[int | None, typer.Option(help="env OPENCSMS_OCPP_PORT")] = None,
+    api_host: Annotated[str | None, typer.Option(help="env OPENCSMS_API_HOST")] = None,
+    api_port: Annotated[int | None, typer.Option(help="env OPENCSMS_API_PORT")] = None,
     tls_cert_file: Annotated[Path | None, typer.Option(help="RSA cert chain (PEM)")] = None,
     tls_key_file: Annotated[Path | None, typer.Option(help="RSA key (PEM)")] = None,
     tls_ecdsa_cert_file: Annotated[Path | None, typer.Option(help="ECDSA cert chain")] = None,

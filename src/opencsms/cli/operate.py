@@ -4,7 +4,10 @@ through the REST API (see ``api_client.py`` for remote vs in-process)."""
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import json
+import typing
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from opencsms.cli.api_client import ApiClient, ApiError, Target, open_client
+from opencsms.cli.options import DatabaseUrl, DataDir
 from opencsms.config import Settings
 from opencsms.domain.model import TagStatus
 
@@ -34,12 +38,6 @@ commands_app = typer.Typer(
 console = Console()
 errors = Console(stderr=True)
 
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="[env OPENCSMS_DATA_DIR] default ./opencsms-data")
-]
-DatabaseUrl = Annotated[
-    str | None, typer.Option("--database-url", help="[env OPENCSMS_DATABASE_URL]")
-]
 ApiUrl = Annotated[
     str | None,
     typer.Option(
@@ -58,18 +56,47 @@ CaFile = Annotated[
 ]
 
 
-def _call(
-    data_dir: Path | None,
-    database_url: str | None,
-    api_url: str | None,
-    api_key: str | None,
-    ca_file: Path | None,
-    work: Callable[[ApiClient], Awaitable[T]],
-) -> T:
-    overrides: dict[str, Any] = {"data_dir": data_dir, "database_url": database_url}
-    settings = Settings(**{key: value for key, value in overrides.items() if value is not None})
-    target = Target(settings, api_url, api_key, ca_file)
+NO_TARGET = Target(None)  # type: ignore[arg-type]
+"""Placeholder default of a command's ``target``: :func:`with_target` always passes one."""
 
+_TARGET_OPTIONS: dict[str, Any] = {
+    "data_dir": DataDir,
+    "database_url": DatabaseUrl,
+    "api_url": ApiUrl,
+    "api_key": ApiKey,
+    "ca_file": CaFile,
+}
+
+
+def with_target(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a command the options that say where the API is (``--data-dir``,
+    ``--database-url``, ``--api-url``, ``--api-key``, ``--ca-file``) and pass
+    them to it as one ``target``: declared once here, not in every command."""
+    hints = typing.get_type_hints(command, include_extras=True)
+    kept = [
+        p.replace(annotation=hints[p.name])
+        for p in inspect.signature(command).parameters.values()
+        if p.name != "target"
+    ]
+    options = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=hint)
+        for name, hint in _TARGET_OPTIONS.items()
+    ]
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        given = {name: kwargs.pop(name, None) for name in _TARGET_OPTIONS}
+        overrides = {"data_dir": given["data_dir"], "database_url": given["database_url"]}
+        settings = Settings(**{key: value for key, value in overrides.items() if value})
+        target = Target(settings, given["api_url"], given["api_key"], given["ca_file"])
+        command(*args, target=target, **kwargs)
+
+    # what Typer reads: the command's own parameters, then the target's options
+    run.__signature__ = inspect.Signature(kept + options)  # type: ignore[attr-defined]
+    return run
+
+
+def _call(target: Target, work: Callable[[ApiClient], Awaitable[T]]) -> T:
     async def main() -> T:
         async with open_client(target) as client:
             return await work(client)
@@ -102,6 +129,7 @@ async def _all_pages(client: ApiClient, path: str, params: dict[str, Any]) -> li
 
 
 @stations_app.command("add")
+@with_target
 def stations_add(
     station_id: str,
     key: Annotated[
@@ -109,20 +137,12 @@ def stations_add(
         typer.Option(help="AuthorizationKey: 32-40 hex digits or 16-20 characters"),
     ] = None,
     lenient: Annotated[bool, typer.Option(help="Log schema violations and accept")] = False,
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    ca_file: CaFile = None,
+    target: Target = NO_TARGET,
 ) -> None:
     """Register a station and print its AuthorizationKey (shown only this once)."""
     body = {"id": station_id, "authorization_key": key, "lenient": lenient}
     _, created = _call(
-        data_dir,
-        database_url,
-        api_url,
-        api_key,
-        ca_file,
+        target,
         lambda client: client.request("POST", "/stations", json=body),
     )
     console.print(f"registered {station_id}")
@@ -131,22 +151,15 @@ def stations_add(
 
 
 @stations_app.command("rotate-key")
+@with_target
 def stations_rotate_key(
     station_id: str,
     key: Annotated[str | None, typer.Option(help="The new key (generated if omitted)")] = None,
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    ca_file: CaFile = None,
+    target: Target = NO_TARGET,
 ) -> None:
     """Give a station a new AuthorizationKey (its next login needs it)."""
     _, created = _call(
-        data_dir,
-        database_url,
-        api_url,
-        api_key,
-        ca_file,
+        target,
         lambda client: client.request(
             "POST", f"/stations/{station_id}/credentials", json={"authorization_key": key}
         ),
@@ -155,23 +168,16 @@ def stations_rotate_key(
 
 
 @stations_app.command("list")
+@with_target
 def stations_list(
     online: Annotated[
         bool | None, typer.Option("--online/--offline", help="Only online or offline ones")
     ] = None,
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    ca_file: CaFile = None,
+    target: Target = NO_TARGET,
 ) -> None:
     """List registered stations with their presence."""
     stations = _call(
-        data_dir,
-        database_url,
-        api_url,
-        api_key,
-        ca_file,
+        target,
         lambda client: _all_pages(client, "/stations", {"limit": 1000, "online": online}),
     )
     table = Table(
@@ -192,21 +198,14 @@ def stations_list(
 
 
 @stations_app.command("show")
+@with_target
 def stations_show(
     station_id: str,
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    ca_file: CaFile = None,
+    target: Target = NO_TARGET,
 ) -> None:
     """A station's details and the live status of its connectors."""
     _, s = _call(
-        data_dir,
-        database_url,
-        api_url,
-        api_key,
-        ca_file,
+        target,
         lambda client: client.request("GET", f"/stations/{station_id}"),
     )
     console.print(f"[bold]{s['id']}[/]  online: {'yes' if s['online'] else 'no'}")
@@ -228,21 +227,14 @@ def stations_show(
 
 
 @stations_app.command("remove")
+@with_target
 def stations_remove(
     station_id: str,
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    ca_file: CaFile = None,
+    target: Target = NO_TARGET,
 ) -> None:
     """Remove a station's registration (its history stays)."""
     _call(
-        data_dir,
-        database_url,
-        api_url,
-        api_key,
-        ca_file,
+        target,
         lambda client: client.request("DELETE", f"/stations/{station_id}"),
     )
     console.print(f"removed {station_id}")
@@ -252,6 +244,7 @@ def stations_remove(
 
 
 @tags_app.command("add")
+@with_target
 def tags_add(
     id_tag: str,
     status: Annotated[TagStatus, typer.Option(help="Accepted, Blocked, Expired, Invalid")] = (
@@ -261,11 +254,7 @@ def tags_add(
         datetime | None, typer.Option(help="Expiry, ISO 8601 (UTC if no offset)")
     ] = None,
     parent: Annotated[str | None, typer.Option(help="Parent id tag (group)")] = None,
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    ca_file: CaFile = None,
+    target: Target = NO_TARGET,
 ) -> None:
     """Add or replace an id tag."""
     if expiry is not None and expiry.tzinfo is None:
@@ -276,31 +265,20 @@ def tags_add(
         "parent_id_tag": parent,
     }
     _, tag = _call(
-        data_dir,
-        database_url,
-        api_url,
-        api_key,
-        ca_file,
+        target,
         lambda client: client.request("PUT", f"/tags/{id_tag}", json=body),
     )
     console.print(f"{tag['id_tag']}: {tag['status']}")
 
 
 @tags_app.command("list")
+@with_target
 def tags_list(
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    ca_file: CaFile = None,
+    target: Target = NO_TARGET,
 ) -> None:
     """List id tags."""
     tags = _call(
-        data_dir,
-        database_url,
-        api_url,
-        api_key,
-        ca_file,
+        target,
         lambda client: _all_pages(client, "/tags", {"limit": 1000}),
     )
     table = Table("id tag", "status", "expiry", "parent")
@@ -311,61 +289,49 @@ def tags_list(
     console.print(table)
 
 
-def _tag_action(
-    verb: str,
-    id_tag: str,
-    target: tuple[Path | None, str | None, str | None, str | None, Path | None],
-) -> None:
+def _tag_action(verb: str, id_tag: str, target: Target) -> None:
     method, path = (
         ("DELETE", f"/tags/{id_tag}") if verb == "remove" else ("POST", f"/tags/{id_tag}/{verb}")
     )
-    _, tag = _call(*target, lambda client: client.request(method, path))
+    _, tag = _call(target, lambda client: client.request(method, path))
     console.print(f"{id_tag}: {tag['status']}" if tag else f"removed {id_tag}")
 
 
 @tags_app.command("block")
+@with_target
 def tags_block(
     id_tag: str,
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    ca_file: CaFile = None,
+    target: Target = NO_TARGET,
 ) -> None:
     """Block an id tag: stations asking about it get Blocked."""
-    _tag_action("block", id_tag, (data_dir, database_url, api_url, api_key, ca_file))
+    _tag_action("block", id_tag, target)
 
 
 @tags_app.command("unblock")
+@with_target
 def tags_unblock(
     id_tag: str,
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    ca_file: CaFile = None,
+    target: Target = NO_TARGET,
 ) -> None:
     """Accept a blocked id tag again."""
-    _tag_action("unblock", id_tag, (data_dir, database_url, api_url, api_key, ca_file))
+    _tag_action("unblock", id_tag, target)
 
 
 @tags_app.command("remove")
+@with_target
 def tags_remove(
     id_tag: str,
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    ca_file: CaFile = None,
+    target: Target = NO_TARGET,
 ) -> None:
     """Remove an id tag: stations asking about it get Invalid."""
-    _tag_action("remove", id_tag, (data_dir, database_url, api_url, api_key, ca_file))
+    _tag_action("remove", id_tag, target)
 
 
 # -- transactions -------------------------------------------------------------
 
 
 @transactions_app.command("list")
+@with_target
 def transactions_list(
     station: Annotated[str | None, typer.Option(help="Only this station's")] = None,
     tag: Annotated[str | None, typer.Option(help="Only this id tag's")] = None,
@@ -377,11 +343,7 @@ def transactions_list(
     ] = None,
     active: Annotated[bool, typer.Option(help="Only sessions still running")] = False,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    ca_file: CaFile = None,
+    target: Target = NO_TARGET,
 ) -> None:
     """Charging sessions, newest first."""
     params = {
@@ -393,11 +355,7 @@ def transactions_list(
         "limit": limit,
     }
     _, page = _call(
-        data_dir,
-        database_url,
-        api_url,
-        api_key,
-        ca_file,
+        target,
         lambda client: client.request("GET", "/transactions", params=params),
     )
     table = Table("id", "station", "conn", "id tag", "started", "stopped", "kWh", "reason")
@@ -421,21 +379,14 @@ def transactions_list(
 
 
 @transactions_app.command("show")
+@with_target
 def transactions_show(
     transaction_id: int,
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    ca_file: CaFile = None,
+    target: Target = NO_TARGET,
 ) -> None:
     """One session: energy, power now, state and its meter values."""
     _, t = _call(
-        data_dir,
-        database_url,
-        api_url,
-        api_key,
-        ca_file,
+        target,
         lambda client: client.request("GET", f"/transactions/{transaction_id}"),
     )
     energy = "unknown" if t["energy_wh"] is None else f"{t['energy_wh'] / 1000:.3f} kWh"
@@ -469,6 +420,7 @@ def _utc(value: datetime | None) -> str | None:
 
 
 @commands_app.command("send")
+@with_target
 def commands_send(
     station_id: str,
     action: Annotated[str, typer.Argument(help="OCPP 1.6 action, e.g. Reset, UnlockConnector")],
@@ -479,11 +431,7 @@ def commands_send(
         float | None,
         typer.Option(help="If the station is offline, queue it this many seconds"),
     ] = None,
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    ca_file: CaFile = None,
+    target: Target = NO_TARGET,
 ) -> None:
     """Send a command and print its outcome (or its place in the queue)."""
     try:
@@ -496,11 +444,7 @@ def commands_send(
         raise typer.Exit(2)
     body = {"payload": body_payload, "queue_ttl_s": queue_ttl}
     _, command = _call(
-        data_dir,
-        database_url,
-        api_url,
-        api_key,
-        ca_file,
+        target,
         lambda client: client.request(
             "POST", f"/stations/{station_id}/commands/{action}", json=body
         ),
@@ -511,24 +455,17 @@ def commands_send(
 
 
 @commands_app.command("list")
+@with_target
 def commands_list(
     station: Annotated[str | None, typer.Option(help="Only this station's")] = None,
     action: Annotated[str | None, typer.Option(help="Only this action")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    ca_file: CaFile = None,
+    target: Target = NO_TARGET,
 ) -> None:
     """The commands' audit trail, newest first."""
     params = {"station_id": station, "action": action, "limit": limit}
     _, page = _call(
-        data_dir,
-        database_url,
-        api_url,
-        api_key,
-        ca_file,
+        target,
         lambda client: client.request("GET", "/commands", params=params),
     )
     table = Table("id", "station", "action", "state", "status", "by", "created", "error")
@@ -547,21 +484,14 @@ def commands_list(
 
 
 @commands_app.command("show")
+@with_target
 def commands_show(
     command_id: int,
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    ca_file: CaFile = None,
+    target: Target = NO_TARGET,
 ) -> None:
     """One command with its payload and answer."""
     _, command = _call(
-        data_dir,
-        database_url,
-        api_url,
-        api_key,
-        ca_file,
+        target,
         lambda client: client.request("GET", f"/commands/{command_id}"),
     )
     _print_command(command)
