@@ -265,7 +265,7 @@ class CentralSystem:
             registry=self.registry,
             events=self.events,
             metrics=self.metrics,
-            public_base_url=self.api_url,
+            public_base_url=(settings.public_url or self.api_url).rstrip("/"),
             stopping=self._api_stopping,
         )
         await self._api.start(create_app(context))

@@ -35,8 +35,14 @@ class Settings(BaseSettings):
     ocpp_host: str = Field("0.0.0.0", description="Address the OCPP listener binds.")
     ocpp_port: int = Field(9000, description="Port of the OCPP WebSocket listener.")
     ocpp_path_prefix: str = Field("/ocpp", description="Stations connect to <prefix>/<id>.")
-    api_host: str = Field("127.0.0.1", description="Address of the REST API (API issue).")
-    api_port: int = Field(8080, description="Port of the REST API (API issue).")
+    api_host: str = Field("127.0.0.1", description="Address the operator REST API binds.")
+    api_port: int = Field(8080, description="Port of the operator REST API (HTTPS).")
+
+    public_url: str | None = Field(
+        None,
+        description="How stations reach the API port (firmware downloads, diagnostics "
+        "uploads), e.g. https://csms.example.com:8080; default the API's own address.",
+    )
 
     tls_cert_file: Path | None = Field(None, description="RSA server certificate chain (PEM).")
     tls_key_file: Path | None = Field(None, description="Key of tls_cert_file (PEM).")

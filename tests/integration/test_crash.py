@@ -108,7 +108,7 @@ async def test_every_acknowledged_message_survives_sigkill(tmp_path: Path) -> No
             for sid in acked
         ]
         async with asyncio.timeout(60):
-            while min(len(values) for values in acked.values()) < 20:  # noqa: ASYNC110
+            while min(len(values) for values in acked.values()) < 20:
                 failed = [task for task in fleet if task.done()]
                 assert not failed, failed[0].result()  # a station broke off: say why
                 await asyncio.sleep(0.05)

@@ -234,3 +234,21 @@ async def test_a_queued_update_that_expires_fails_its_job(central: CentralSystem
     assert failed is not None and failed.state is JobState.FAILED
     assert failed.detail is not None and "expired" in failed.detail
     assert await firmware.on_status("FW-Q", "Installed") is None  # no open job left
+
+
+async def test_stations_are_given_the_public_url_when_one_is_set(
+    start_central: CentralFactory,
+) -> None:
+    """Behind a load balancer or NAT the API's own address is not the one
+    stations can reach: OPENCSMS_PUBLIC_URL names it."""
+    central = await start_central(public_url="https://csms.example.com:8443/")
+    token = await create_api_key(central.services, ApiRole.ADMIN, "ops")
+    await central.services.stations.register("FW-PUB")
+    async with api_client_for(central, token) as client:
+        file = await upload(client, "3.0", b"image")
+        response = await client.post(
+            "/api/v1/stations/FW-PUB/firmware", json={"file_id": file["id"], "queue_ttl_s": 60}
+        )
+        assert response.status_code == 201, response.text
+        location = response.json()["location"]
+    assert location == f"https://csms.example.com:8443/files/firmware/{file['id']}/3.0"
