@@ -30,7 +30,11 @@ async def main(port: int, tls_dir: Path) -> None:
         ]
     )
     async with serve(
-        answer, "127.0.0.1", port, ssl=context, subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+        answer,
+        "127.0.0.1",
+        port,
+        ssl=context,
+        subprotocols=["ocpp1.6"],  # type: ignore[list-item]
         compression=None,
     ) as server:
         await server.serve_forever()

@@ -50,7 +50,6 @@ HERE = Path(__file__).resolve().parent
 MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import")
 
 
-
 def pinned(cpu: int) -> list[str]:
     two = (os.cpu_count() or 1) > 1
     return ["taskset", "-c", str(cpu)] if two and _has("taskset") else []
@@ -73,19 +72,33 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-
-
-async def drive(name: str, command: list[str], env: dict[str, str], port: int, ca: Path,
-                specs: list[StationSpec], seconds: float, ramp: float) -> dict[str, object]:
+async def drive(
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    port: int,
+    ca: Path,
+    specs: list[StationSpec],
+    seconds: float,
+    ramp: float,
+) -> dict[str, object]:
     server = subprocess.Popen([*pinned(0), *command], env=env)
     try:
         await wait_for_port(port, alive=lambda: server.poll() is None, within=60)
         await asyncio.sleep(0.5)
         before = rss_kib(server.pid)
         scenario = DEFAULT.__class__(measurands=MEASURANDS)
-        fleet = Fleet(specs, FleetOptions(url=f"wss://127.0.0.1:{port}/ocpp", ca_file=str(ca),
-                                          scenario=scenario, load=True, ramp=ramp,
-                                          hold_load=True))
+        fleet = Fleet(
+            specs,
+            FleetOptions(
+                url=f"wss://127.0.0.1:{port}/ocpp",
+                ca_file=str(ca),
+                scenario=scenario,
+                load=True,
+                ramp=ramp,
+                hold_load=True,
+            ),
+        )
         began = time.perf_counter()
         await fleet.start()
         deadline = began + 300
@@ -113,48 +126,84 @@ async def drive(name: str, command: list[str], env: dict[str, str], port: int, c
         server.terminate()
         server.wait()
     rate = answered / window
-    print(f"\n{name}: {connected}/{len(specs)} connected in {connect_time:.1f} s; "
-          f"{rate:,.0f} answered CALLs/s over {window:.0f} s ({errors} errors); "
-          f"server RSS {before / 1024:.0f} -> {after / 1024:.0f} MiB = "
-          f"{(after - before) / max(1, connected):.1f} KiB per connection; "
-          f"CPU busy: server {server_cpu:.0%}, load generator {own_cpu:.0%}")
+    print(
+        f"\n{name}: {connected}/{len(specs)} connected in {connect_time:.1f} s; "
+        f"{rate:,.0f} answered CALLs/s over {window:.0f} s ({errors} errors); "
+        f"server RSS {before / 1024:.0f} -> {after / 1024:.0f} MiB = "
+        f"{(after - before) / max(1, connected):.1f} KiB per connection; "
+        f"CPU busy: server {server_cpu:.0%}, load generator {own_cpu:.0%}"
+    )
     for action in sorted(measured.latency):
         h = measured.latency[action]
         p50, p99 = h.quantile(0.5) or 0.0, h.quantile(0.99) or 0.0
         print(f"  {action:<20} {h.total:>9,}  p50 {p50 * 1000:8.1f} ms  p99 {p99 * 1000:8.1f} ms")
-    return {"rate": rate, "connect_time": connect_time, "connected": connected,
-            "rss_per_conn_kib": (after - before) / max(1, connected)}
+    return {
+        "rate": rate,
+        "connect_time": connect_time,
+        "connected": connected,
+        "rss_per_conn_kib": (after - before) / max(1, connected),
+    }
 
 
 async def main(stations: int, seconds: float, ramp: float) -> None:
     logs.configure("ERROR")
     raise_fd_limit(stations * 2 + 1024)  # inherited by the servers started below
     data_dir = Path(tempfile.mkdtemp(prefix="opencsms-fleet-bench-"))
-    env = {**os.environ, "OPENCSMS_DATA_DIR": str(data_dir), "OPENCSMS_OCPP_HOST": "127.0.0.1",
-           "OPENCSMS_KEY_HASH_COST": "8", "OPENCSMS_LOG_LEVEL": "ERROR"}
+    env = {
+        **os.environ,
+        "OPENCSMS_DATA_DIR": str(data_dir),
+        "OPENCSMS_OCPP_HOST": "127.0.0.1",
+        "OPENCSMS_KEY_HASH_COST": "8",
+        "OPENCSMS_LOG_LEVEL": "ERROR",
+    }
     settings = Settings(data_dir=data_dir, key_hash_cost=8)
     specs = await register_async(specs_for(stations, {}, DEFAULT, "LOAD"), [], settings)
-    print(f"{stations} stations, load mode (one CALL outstanding each), {seconds:.0f} s "
-          f"per server, WSS + Basic Auth, ramp {ramp:.0f}/s, SQLite synchronous=FULL")
+    print(
+        f"{stations} stations, load mode (one CALL outstanding each), {seconds:.0f} s "
+        f"per server, WSS + Basic Auth, ramp {ramp:.0f}/s, SQLite synchronous=FULL"
+    )
 
     port = free_port()
     ours = await drive(
-        "opencsms", [sys.executable, "-m", "opencsms", "serve", "--ocpp-port", str(port)],
-        env, port, data_dir / "tls" / "ca.pem", specs, seconds, ramp)
+        "opencsms",
+        [sys.executable, "-m", "opencsms", "serve", "--ocpp-port", str(port)],
+        env,
+        port,
+        data_dir / "tls" / "ca.pem",
+        specs,
+        seconds,
+        ramp,
+    )
     port = free_port()
     echo = await drive(
-        "raw echo (ceiling)", [sys.executable, str(HERE / "echo_server.py"), "--port", str(port),
-                               "--tls-dir", str(data_dir / "tls")],
-        env, port, data_dir / "tls" / "ca.pem", specs, seconds, ramp)
-    print(f"\nratio opencsms / echo: throughput {float(ours['rate']) / float(echo['rate']):.2f}, "
-          f"connect time {float(ours['connect_time']) / float(echo['connect_time']):.2f}x, "
-          f"RSS per connection {float(ours['rss_per_conn_kib']):.1f} vs "
-          f"{float(echo['rss_per_conn_kib']):.1f} KiB")
+        "raw echo (ceiling)",
+        [
+            sys.executable,
+            str(HERE / "echo_server.py"),
+            "--port",
+            str(port),
+            "--tls-dir",
+            str(data_dir / "tls"),
+        ],
+        env,
+        port,
+        data_dir / "tls" / "ca.pem",
+        specs,
+        seconds,
+        ramp,
+    )
+    print(
+        f"\nratio opencsms / echo: throughput {float(ours['rate']) / float(echo['rate']):.2f}, "
+        f"connect time {float(ours['connect_time']) / float(echo['connect_time']):.2f}x, "
+        f"RSS per connection {float(ours['rss_per_conn_kib']):.1f} vs "
+        f"{float(echo['rss_per_conn_kib']):.1f} KiB"
+    )
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--stations", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--ramp", type=float, default=1000.0, help="connects started per second")

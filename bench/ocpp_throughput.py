@@ -35,10 +35,8 @@ KEY = "00112233445566778899aabbccddeeff00112233"
 HERE = Path(__file__).resolve().parent
 
 
-
 def pinned(cpu: int) -> list[str]:
     return ["taskset", "-c", str(cpu)] if os.cpu_count() and os.cpu_count() > 1 else []  # type: ignore[operator]
-
 
 
 def meter_values(n: int) -> str:
@@ -93,7 +91,6 @@ async def load(url: str, ca: Path, stations: int, seconds: float) -> tuple[int, 
     return answered, latencies
 
 
-
 def report(name: str, answered: int, latencies: list[float], seconds: float) -> float:
     rate = answered / seconds
     quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 100 else [0.0] * 99
@@ -140,8 +137,15 @@ async def main(stations: int, seconds: float, database_url: str | None, synchron
 
     port = free_port()
     echo = subprocess.Popen(
-        [*pinned(0), sys.executable, str(HERE / "echo_server.py"), "--port", str(port),
-         "--tls-dir", str(data_dir / "tls")],
+        [
+            *pinned(0),
+            sys.executable,
+            str(HERE / "echo_server.py"),
+            "--port",
+            str(port),
+            "--tls-dir",
+            str(data_dir / "tls"),
+        ],
         env=env,
     )
     try:

@@ -97,16 +97,22 @@ def test_higher_stack_level_wins_while_it_runs() -> None:
     # 17:30-18:00 -> 20 A (offset 0); 18:00-19:00 -> 10 A (offset 1800);
     # 19:00 on -> back to 20 A (offset 5400).
     base = profile(1, "TxDefaultProfile", [(0, 20)])
-    evening = profile(2, "TxDefaultProfile", [(0, 10)], stack=1, kind="Absolute",
-                      start=NOW.replace(hour=18, minute=0), duration=3600)
+    evening = profile(
+        2,
+        "TxDefaultProfile",
+        [(0, 10)],
+        stack=1,
+        kind="Absolute",
+        start=NOW.replace(hour=18, minute=0),
+        duration=3600,
+    )
     assert compose((0, base), (0, evening)) == [(0, 20.0), (1800, 10.0), (5400, 20.0)]
 
 
 def test_validity_window_ends_a_higher_stack() -> None:
     # stack 2 at 8 A is valid until 17:40 (600 s), then stack 1 at 16 A applies.
     low = profile(1, "TxDefaultProfile", [(0, 16)], stack=1)
-    high = profile(2, "TxDefaultProfile", [(0, 8)], stack=2,
-                   valid_to=NOW + timedelta(seconds=600))
+    high = profile(2, "TxDefaultProfile", [(0, 8)], stack=2, valid_to=NOW + timedelta(seconds=600))
     assert compose((1, low), (1, high)) == [(0, 8.0), (600, 16.0)]
 
 
@@ -125,8 +131,9 @@ def test_tx_profile_ignored_without_transaction() -> None:
 
 def test_charge_point_max_caps_the_transaction() -> None:
     # Tx wants 20 A; from 18:30 (offset 3600) the station-wide cap is 12 A -> min = 12 A.
-    cap = profile(1, "ChargePointMaxProfile", [(0, 12)], kind="Absolute",
-                  start=NOW + timedelta(hours=1))
+    cap = profile(
+        1, "ChargePointMaxProfile", [(0, 12)], kind="Absolute", start=NOW + timedelta(hours=1)
+    )
     tx = profile(2, "TxProfile", [(0, 20)])
     assert compose((0, cap), (1, tx)) == [(0, 20.0), (3600, 12.0)]
 
@@ -141,17 +148,29 @@ def test_recurring_daily_night_tariff() -> None:
     # Daily from 2025-01-01 22:00: 32 A for 8 h (until 06:00), then 10 A, duration 24 h.
     # At 17:30 the instance of 01-05 22:00 is 19.5 h in -> 10 A.
     # 22:00 (offset 4.5 h = 16200 s) -> 32 A; 06:00 (offset 12.5 h = 45000 s) -> 10 A.
-    night = profile(1, "TxDefaultProfile", [(0, 32), (28800, 10)], kind="Recurring",
-                    recurrency="Daily", start=datetime(2025, 1, 1, 22, tzinfo=UTC),
-                    duration=86400)
+    night = profile(
+        1,
+        "TxDefaultProfile",
+        [(0, 32), (28800, 10)],
+        kind="Recurring",
+        recurrency="Daily",
+        start=datetime(2025, 1, 1, 22, tzinfo=UTC),
+        duration=86400,
+    )
     assert compose((0, night), duration=86400) == [(0, 10.0), (16200, 32.0), (45000, 10.0)]
 
 
 def test_recurring_weekly() -> None:
     # Weekly from Monday 2024-12-30 00:00: 6 A for the first 18 h of the week, then 16 A.
     # Now is Monday 17:30 -> 6 A; at 18:00 (1800 s) -> 16 A.
-    weekly = profile(1, "TxDefaultProfile", [(0, 6), (64800, 16)], kind="Recurring",
-                     recurrency="Weekly", start=datetime(2024, 12, 30, tzinfo=UTC))
+    weekly = profile(
+        1,
+        "TxDefaultProfile",
+        [(0, 6), (64800, 16)],
+        kind="Recurring",
+        recurrency="Weekly",
+        start=datetime(2024, 12, 30, tzinfo=UTC),
+    )
     assert compose((0, weekly), duration=3600) == [(0, 6.0), (1800, 16.0)]
 
 
@@ -192,14 +211,25 @@ def test_min_across_units_rounds_down() -> None:
 
 def test_absolute_schedule_not_yet_started_and_duration_over() -> None:
     # Absolute from 18:00 for 30 min at 0 A: nothing before, 0 A 18:00-18:30, nothing after.
-    pause = profile(1, "TxDefaultProfile", [(0, 0)], kind="Absolute",
-                    start=NOW.replace(hour=18, minute=0), duration=1800)
+    pause = profile(
+        1,
+        "TxDefaultProfile",
+        [(0, 0)],
+        kind="Absolute",
+        start=NOW.replace(hour=18, minute=0),
+        duration=1800,
+    )
     assert compose((1, pause)) == [(0, 32.0), (1800, 0.0), (3600, 32.0)]
 
 
-@pytest.mark.parametrize(("limit", "frm", "to", "expected"), [
-    (16, "A", "W", 11040.0), (11040, "W", "A", 16.0), (10, "A", "A", 10.0),
-])
+@pytest.mark.parametrize(
+    ("limit", "frm", "to", "expected"),
+    [
+        (16, "A", "W", 11040.0),
+        (11040, "W", "A", 16.0),
+        (10, "A", "A", 10.0),
+    ],
+)
 def test_convert(limit: float, frm: str, to: str, expected: float) -> None:
     assert convert(limit, frm, to, phases=3, voltage=230.0) == pytest.approx(expected)
 

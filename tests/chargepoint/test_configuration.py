@@ -43,9 +43,15 @@ def test_authorization_key_is_write_only() -> None:
 
 def test_smart_charging_keys_present_and_read_only() -> None:
     known, _ = ConfigurationStore().get_configuration(
-        ["SupportedFeatureProfiles", "ChargeProfileMaxStackLevel",
-         "ChargingScheduleAllowedChargingRateUnit", "ChargingScheduleMaxPeriods",
-         "MaxChargingProfilesInstalled", "MeterValuesSampledData", "MeterValueSampleInterval"]
+        [
+            "SupportedFeatureProfiles",
+            "ChargeProfileMaxStackLevel",
+            "ChargingScheduleAllowedChargingRateUnit",
+            "ChargingScheduleMaxPeriods",
+            "MaxChargingProfilesInstalled",
+            "MeterValuesSampledData",
+            "MeterValueSampleInterval",
+        ]
     )
     flags = {k["key"]: k["readonly"] for k in known}
     assert len(flags) == 7

@@ -19,8 +19,7 @@ def test_basic_auth_hex_text_or_raw_octets() -> None:
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
-    settings = ConnectionSettings(url="wss://x/ocpp", backoff_initial=1, backoff_max=60,
-                                  jitter=0.5)
+    settings = ConnectionSettings(url="wss://x/ocpp", backoff_initial=1, backoff_max=60, jitter=0.5)
     rng = random.Random(1)
     delays = [backoff_delay(n, settings, rng) for n in range(10)]
     for n, delay in enumerate(delays):

@@ -47,18 +47,21 @@ def test_derived_status_per_fact() -> None:
     assert derive_status(Connector(0, plugged=True)) == S.available
 
 
-@pytest.mark.parametrize("path", [
-    # plug first, then tag; charge, EV full, unplug after stop
-    [S.available, S.preparing, S.charging, S.suspended_ev, S.finishing, S.available],
-    # tag first, plug, smart charging pause, resume, EV unplugs mid-session
-    [S.available, S.preparing, S.charging, S.suspended_evse, S.charging, S.available],
-    # reserved, the holder arrives
-    [S.available, S.reserved, S.preparing, S.charging, S.finishing, S.available],
-    # scheduled unavailability after the transaction
-    [S.charging, S.unavailable, S.available],
-    # faults from anywhere and back
-    [S.charging, S.faulted, S.finishing, S.available, S.faulted, S.available],
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        # plug first, then tag; charge, EV full, unplug after stop
+        [S.available, S.preparing, S.charging, S.suspended_ev, S.finishing, S.available],
+        # tag first, plug, smart charging pause, resume, EV unplugs mid-session
+        [S.available, S.preparing, S.charging, S.suspended_evse, S.charging, S.available],
+        # reserved, the holder arrives
+        [S.available, S.reserved, S.preparing, S.charging, S.finishing, S.available],
+        # scheduled unavailability after the transaction
+        [S.charging, S.unavailable, S.available],
+        # faults from anywhere and back
+        [S.charging, S.faulted, S.finishing, S.available, S.faulted, S.available],
+    ],
+)
 def test_station_sequences_stay_inside_the_table(path: list[S]) -> None:
     for old, new in itertools.pairwise(path):
         assert transition_allowed(old, new), (old, new)

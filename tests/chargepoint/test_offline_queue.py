@@ -6,8 +6,12 @@ from opencsms.chargepoint.offline_queue import OfflineQueue
 def test_order_and_transaction_id_fixup() -> None:
     queue = OfflineQueue()
     learned: list[object] = []
-    queue.put("StartTransaction", {"connectorId": 1, "timestamp": "t0"}, local_tx=-1,
-              on_reply=learned.append)
+    queue.put(
+        "StartTransaction",
+        {"connectorId": 1, "timestamp": "t0"},
+        local_tx=-1,
+        on_reply=learned.append,
+    )
     queue.put("MeterValues", {"transactionId": -1, "timestamp": "t1"}, local_tx=-1)
     queue.put("StopTransaction", {"transactionId": -1, "timestamp": "t2"}, local_tx=-1)
     head = queue.head()

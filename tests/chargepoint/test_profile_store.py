@@ -4,20 +4,23 @@ from typing import Any
 
 from opencsms.chargepoint.smart_charging import ChargingProfile, ProfileLimits, ProfileStore
 
-LIMITS = ProfileLimits(max_stack_level=3, max_periods=2, allowed_units=frozenset({"A"}),
-                       max_installed=3)
+LIMITS = ProfileLimits(
+    max_stack_level=3, max_periods=2, allowed_units=frozenset({"A"}), max_installed=3
+)
 
 
-def make(pid: int, purpose: str = "TxDefaultProfile", stack: int = 0, **extra: Any
-         ) -> ChargingProfile:
+def make(
+    pid: int, purpose: str = "TxDefaultProfile", stack: int = 0, **extra: Any
+) -> ChargingProfile:
     data: dict[str, Any] = {
         "chargingProfileId": pid,
         "stackLevel": stack,
         "chargingProfilePurpose": purpose,
         "chargingProfileKind": "Relative",
-        "chargingSchedule": {"chargingRateUnit": extra.pop("unit", "A"),
-                             "chargingSchedulePeriod": extra.pop("periods", [
-                                 {"startPeriod": 0, "limit": 16}])},
+        "chargingSchedule": {
+            "chargingRateUnit": extra.pop("unit", "A"),
+            "chargingSchedulePeriod": extra.pop("periods", [{"startPeriod": 0, "limit": 16}]),
+        },
     }
     data.update(extra)
     return ChargingProfile.from_payload(data)
@@ -56,8 +59,9 @@ def test_replacement_by_id_and_by_purpose_and_stack() -> None:
 def test_max_installed() -> None:
     store = ProfileStore()
     for pid in range(3):
-        assert store.install(1, make(pid, stack=pid), active_transaction=None,
-                             limits=LIMITS) is None
+        assert (
+            store.install(1, make(pid, stack=pid), active_transaction=None, limits=LIMITS) is None
+        )
     assert store.install(1, make(7, stack=3), active_transaction=None, limits=LIMITS)
 
 

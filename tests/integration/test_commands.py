@@ -42,9 +42,7 @@ async def eventually(check: Callable[[], Any], within: float = 10.0) -> None:
             await asyncio.sleep(0.02)
 
 
-async def until_command(
-    central: CentralSystem, command_id: int, within: float = 10.0
-) -> Command:
+async def until_command(central: CentralSystem, command_id: int, within: float = 10.0) -> Command:
     """The command once it is final (polled from the database)."""
     async with asyncio.timeout(within):
         while True:
@@ -130,14 +128,27 @@ COMMANDS: list[tuple[str, dict[str, Any], str | None]] = [
     ("UnlockConnector", {"connectorId": 2}, None),
     ("UpdateFirmware", {"location": "https://example.org/fw.bin", "retrieveDate": NOW}, None),
     ("GetDiagnostics", {"location": "https://example.org/upload"}, None),
-    ("SendLocalList", {"listVersion": 5, "updateType": "Full", "localAuthorizationList": [
-        {"idTag": "LOCAL-1", "idTagInfo": {"status": "Accepted"}}]}, "Accepted"),
+    (
+        "SendLocalList",
+        {
+            "listVersion": 5,
+            "updateType": "Full",
+            "localAuthorizationList": [{"idTag": "LOCAL-1", "idTagInfo": {"status": "Accepted"}}],
+        },
+        "Accepted",
+    ),
     ("GetLocalListVersion", {}, None),
-    ("ReserveNow", {"connectorId": 2, "expiryDate": NOW, "idTag": "TAG-2",
-                    "reservationId": 77}, None),
+    (
+        "ReserveNow",
+        {"connectorId": 2, "expiryDate": NOW, "idTag": "TAG-2", "reservationId": 77},
+        None,
+    ),
     ("CancelReservation", {"reservationId": 77}, None),
-    ("SetChargingProfile", {"connectorId": 0, "csChargingProfiles": tx_default_profile()},
-     "Accepted"),
+    (
+        "SetChargingProfile",
+        {"connectorId": 0, "csChargingProfiles": tx_default_profile()},
+        "Accepted",
+    ),
     ("GetCompositeSchedule", {"connectorId": 0, "duration": 3600}, None),
     ("ClearChargingProfile", {"id": 11}, None),
     ("TriggerMessage", {"requestedMessage": "Heartbeat"}, "Accepted"),
@@ -185,9 +196,7 @@ async def test_every_command_reaches_the_station_and_its_answer_is_recorded(
     listed = ours(await central.services.commands.list(station_id="CMD-ALL", limit=100))
     assert [c.id for c in listed] == ids[::-1]
     assert [c.action for c in listed[::-1]] == [action for action, _, _ in COMMANDS]
-    assert [c.id for c in ours(await central.services.commands.list(action="Reset"))] == [
-        ids[-1]
-    ]
+    assert [c.id for c in ours(await central.services.commands.list(action="Reset"))] == [ids[-1]]
     got: list[Event] = [await events.get() for _ in COMMANDS]
     assert [e.data["id"] for e in got] == ids
     assert all(e.data["state"] == "answered" and e.station_id == "CMD-ALL" for e in got)
@@ -251,8 +260,16 @@ async def test_invalid_commands_and_unknown_stations_store_nothing(
         ("Reset", {}),
         ("Explode", {}),
         ("Heartbeat", {}),
-        ("SetChargingProfile", {"connectorId": 1, "csChargingProfiles": {
-            **tx_default_profile(), "chargingProfilePurpose": "ChargePointMaxProfile"}}),
+        (
+            "SetChargingProfile",
+            {
+                "connectorId": 1,
+                "csChargingProfiles": {
+                    **tx_default_profile(),
+                    "chargingProfilePurpose": "ChargePointMaxProfile",
+                },
+            },
+        ),
         ("TriggerMessage", {"requestedMessage": "StartTransaction"}),
     ]
     for action, payload in bad:
@@ -311,8 +328,11 @@ async def test_queued_commands_are_delivered_in_order_after_reconnect(
     commands.on_finished("ChangeConfiguration", listener)
     queued = [
         await commands.execute(
-            "CMD-Q", "ChangeConfiguration", {"key": "HeartbeatInterval", "value": str(v)},
-            requested_by=WHO, queue_ttl=timedelta(hours=1),
+            "CMD-Q",
+            "ChangeConfiguration",
+            {"key": "HeartbeatInterval", "value": str(v)},
+            requested_by=WHO,
+            queue_ttl=timedelta(hours=1),
         )
         for v in (100, 200, 300)
     ]
@@ -357,7 +377,10 @@ async def test_queued_commands_survive_a_restart(
     key = await register(first, "CMD-R")
     queued = [
         await first.services.commands.execute(
-            "CMD-R", "GetConfiguration", {"key": [k]}, requested_by=WHO,
+            "CMD-R",
+            "GetConfiguration",
+            {"key": [k]},
+            requested_by=WHO,
             queue_ttl=timedelta(hours=1),
         )
         for k in ("HeartbeatInterval", "MeterValueSampleInterval")
@@ -435,9 +458,7 @@ async def test_a_callerror_is_recorded_as_error(central: CentralSystem) -> None:
         central.services.uow, RegistryLink(central.registry), validate=lambda a, p: None
     )
     async with online(central, "CMD-ERR") as station:
-        command = await permissive.execute(
-            "CMD-ERR", "Reset", {"type": "Warm"}, requested_by=WHO
-        )
+        command = await permissive.execute("CMD-ERR", "Reset", {"type": "Warm"}, requested_by=WHO)
         assert command.state is CommandState.ERROR
         assert command.error is not None and command.error.startswith("PropertyConstraint")
         assert command.response is None

@@ -199,9 +199,7 @@ async def test_reboot_can_be_left_to_the_operator(start_central: Callable[..., A
     key = await central.services.stations.register("PROV-4")
     quirks = Quirks(reboot_required_keys=frozenset({INTERVAL}))
     async with station_online(central, "PROV-4", key, config=OUT_OF_DATE, quirks=quirks) as st:
-        items = await settled_items(
-            central, "PROV-4", lambda i: INTERVAL in i and MEASURANDS in i
-        )
+        items = await settled_items(central, "PROV-4", lambda i: INTERVAL in i and MEASURANDS in i)
         assert items[INTERVAL].state is ProvisioningState.REBOOT_REQUIRED
         assert items[INTERVAL].detail == "RebootRequired: waiting for a reboot"
         assert st.journal.calls("received", "Reset") == []

@@ -41,8 +41,7 @@ def sent_samples(payloads: list[dict[str, Any]]) -> list[Sample]:
 
 
 def stored_samples(values: list[StoredMeterValue]) -> list[Sample]:
-    return [(v.timestamp, v.sample.measurand or "", v.sample.phase, v.sample.value)
-            for v in values]
+    return [(v.timestamp, v.sample.measurand or "", v.sample.phase, v.sample.value) for v in values]
 
 
 async def test_fleet_sessions_and_an_offline_replay_are_stored_exactly_once(
@@ -61,15 +60,20 @@ async def test_fleet_sessions_and_an_offline_replay_are_stored_exactly_once(
             for n in range(1, STATIONS + 1)
         ),
         # station 7 starts at 95 s and samples at 155, 215, ... - 600 s falls between
-        faults=(Fault(at=600, station=OFFLINE, kind="drop", close_frame=False,
-                      offline_for=1500),),
+        faults=(Fault(at=600, station=OFFLINE, kind="drop", close_frame=False, offline_for=1500),),
     )
     clock = FakeClock()
     assert central.ca_file is not None
     fleet = Fleet(
         [StationSpec(i, keys[i], StationModel()) for i in ids],
-        FleetOptions(url=central.ocpp_url, ca_file=str(central.ca_file), scenario=scenario,
-                     ramp=0, keep_journal=True, response_timeout=5),
+        FleetOptions(
+            url=central.ocpp_url,
+            ca_file=str(central.ca_file),
+            scenario=scenario,
+            ramp=0,
+            keep_journal=True,
+            response_timeout=5,
+        ),
         clock,
     )
     await fleet.start()
@@ -83,8 +87,7 @@ async def test_fleet_sessions_and_an_offline_replay_are_stored_exactly_once(
         assert queued.count("MeterValues") >= 20 and queued[-1] == "StopTransaction"
         for _ in range(20):  # back online at 2100 s; backoff is at most 120 s
             await fleet.advance(30, step=30)
-            if offline.station.connection.connected.is_set() and not len(
-                    offline.station.cp.queue):
+            if offline.station.connection.connected.is_set() and not len(offline.station.cp.queue):
                 break
         await fleet.settle()
         assert not len(offline.station.cp.queue)
@@ -129,12 +132,19 @@ async def test_a_resent_meter_values_is_stored_once(central: CentralSystem) -> N
     key = await central.services.stations.register("DUP1")
     await central.services.tags.put(IdTag("TAG-DUP"))
     clock = FakeClock()
-    sample = {"timestamp": ocpp_time(clock.now()), "sampledValue": [
-        {"value": "1234", "measurand": "Energy.Active.Import.Register", "unit": "Wh",
-         "context": "Sample.Periodic"}]}
+    sample = {
+        "timestamp": ocpp_time(clock.now()),
+        "sampledValue": [
+            {
+                "value": "1234",
+                "measurand": "Energy.Active.Import.Register",
+                "unit": "Wh",
+                "context": "Sample.Periodic",
+            }
+        ],
+    }
     async with ocpp_station(central, "DUP1", key) as station:
-        started = await station.call(
-            call.StartTransaction(1, "TAG-DUP", 0, ocpp_time(clock.now())))
+        started = await station.call(call.StartTransaction(1, "TAG-DUP", 0, ocpp_time(clock.now())))
         for _ in range(2):  # the original and the retry after reconnecting
             await station.call(call.MeterValues(1, [sample], started.transaction_id))
 

@@ -56,8 +56,12 @@ class MiniCsms:
             "StopTransaction": self._stop,
         }.items():
             self.router.on(action, handler)
-        for action in ("StatusNotification", "MeterValues", "FirmwareStatusNotification",
-                       "DiagnosticsStatusNotification"):
+        for action in (
+            "StatusNotification",
+            "MeterValues",
+            "FirmwareStatusNotification",
+            "DiagnosticsStatusNotification",
+        ):
             self.router.on(action, self._empty(action))
 
     # -- replies ---------------------------------------------------------------
@@ -68,8 +72,11 @@ class MiniCsms:
 
     async def _boot(self, session: OcppSession, p: Payload) -> Payload:
         self._record(session, "BootNotification", p)
-        return {"status": self.boot_status, "interval": self.interval,
-                "currentTime": datetime.now(UTC).isoformat()}
+        return {
+            "status": self.boot_status,
+            "interval": self.interval,
+            "currentTime": datetime.now(UTC).isoformat(),
+        }
 
     async def _time(self, session: OcppSession, p: Payload) -> Payload:
         self._record(session, "Heartbeat", p)
@@ -99,8 +106,7 @@ class MiniCsms:
     # -- queries ----------------------------------------------------------------
 
     def got(self, action: str, station: str | None = None) -> list[Payload]:
-        return [p for s, a, p in self.received
-                if a == action and (station is None or s == station)]
+        return [p for s, a, p in self.received if a == action and (station is None or s == station)]
 
     async def wait_for(self, action: str, count: int = 1, timeout: float = 5.0) -> list[Payload]:  # noqa: ASYNC109
         async with asyncio.timeout(timeout):
@@ -129,9 +135,14 @@ class MiniCsms:
         await session.run()
 
     async def start(self, ssl_context: ssl.SSLContext) -> int:
-        self.server = await serve(self._handle, "127.0.0.1", 0, ssl=ssl_context,
-                                  subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-                                  process_request=self._check_auth)
+        self.server = await serve(
+            self._handle,
+            "127.0.0.1",
+            0,
+            ssl=ssl_context,
+            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+            process_request=self._check_auth,
+        )
         return int(self.server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
@@ -156,8 +167,9 @@ async def csms(
 ) -> AsyncIterator[tuple[MiniCsms, ConnectionSettings]]:
     server = MiniCsms()
     port = await server.start(tls[0])
-    settings = ConnectionSettings(url=f"wss://127.0.0.1:{port}/ocpp", ca_file=str(tls[1]),
-                                  response_timeout=5)
+    settings = ConnectionSettings(
+        url=f"wss://127.0.0.1:{port}/ocpp", ca_file=str(tls[1]), response_timeout=5
+    )
     try:
         yield server, settings
     finally:

@@ -30,15 +30,24 @@ class Rig:
         await eventually(lambda: self.st.transaction_id() is not None)
 
     def statuses(self, connector: int = 1) -> list[str]:
-        return [p["status"] for p in self.server.got("StatusNotification")
-                if p["connectorId"] == connector]
+        return [
+            p["status"]
+            for p in self.server.got("StatusNotification")
+            if p["connectorId"] == connector
+        ]
 
 
-async def make_rig(csms: Csms, clock: FakeClock, quirks: Quirks | None = None,
-                   **config: str) -> Rig:
+async def make_rig(
+    csms: Csms, clock: FakeClock, quirks: Quirks | None = None, **config: str
+) -> Rig:
     server, settings = csms
-    st = SimulatedStation("CP-D", clock=clock, authorization_key=KEY, quirks=quirks,
-                          config={"MeterValueSampleInterval": "60", **config})
+    st = SimulatedStation(
+        "CP-D",
+        clock=clock,
+        authorization_key=KEY,
+        quirks=quirks,
+        config={"MeterValueSampleInterval": "60", **config},
+    )
     await st.connect(settings)
     await server.wait_for("StatusNotification", 2)
     return Rig(server, st, clock)
@@ -55,13 +64,19 @@ async def rig(csms: Csms, clock: FakeClock) -> AsyncIterator[Rig]:
 
 async def test_remote_start_with_profile_and_remote_stop(rig: Rig) -> None:
     await rig.st.plug_in(1, EV(soc=20, max_power_w=22_000))
-    profile = {"chargingProfileId": 5, "stackLevel": 0, "chargingProfilePurpose": "TxProfile",
-               "chargingProfileKind": "Relative", "chargingSchedule": {
-                   "chargingRateUnit": "A",
-                   "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 8}]}}
-    assert await rig.call("RemoteStartTransaction", {"idTag": "REMOTE", "connectorId": 1,
-                                                     "chargingProfile": profile}
-                          ) == {"status": "Accepted"}
+    profile = {
+        "chargingProfileId": 5,
+        "stackLevel": 0,
+        "chargingProfilePurpose": "TxProfile",
+        "chargingProfileKind": "Relative",
+        "chargingSchedule": {
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 8}],
+        },
+    }
+    assert await rig.call(
+        "RemoteStartTransaction", {"idTag": "REMOTE", "connectorId": 1, "chargingProfile": profile}
+    ) == {"status": "Accepted"}
     start = (await rig.server.wait_for("StartTransaction"))[0]
     assert start["idTag"] == "REMOTE"
     await eventually(lambda: rig.st.power_w() == 8 * 230 * 3)
@@ -117,8 +132,12 @@ async def test_cache_and_data_transfer(rig: Rig) -> None:
 
 async def test_update_firmware_statuses_and_reboot(rig: Rig) -> None:
     retrieve = ocpp_time(rig.clock.now() + timedelta(seconds=10))
-    assert await rig.call("UpdateFirmware", {"location": "https://fw.example/2.0.1",
-                                             "retrieveDate": retrieve}) == {}
+    assert (
+        await rig.call(
+            "UpdateFirmware", {"location": "https://fw.example/2.0.1", "retrieveDate": retrieve}
+        )
+        == {}
+    )
     await rig.clock.advance(10)  # retrieveDate
     await rig.server.wait_for("FirmwareStatusNotification")
     await rig.clock.advance(30)  # download
@@ -126,7 +145,11 @@ async def test_update_firmware_statuses_and_reboot(rig: Rig) -> None:
     await rig.clock.advance(60)  # install
     await rig.server.wait_for("FirmwareStatusNotification", 4)
     assert [p["status"] for p in rig.server.got("FirmwareStatusNotification")] == [
-        "Downloading", "Downloaded", "Installing", "Installed"]
+        "Downloading",
+        "Downloaded",
+        "Installing",
+        "Installed",
+    ]
     await eventually(lambda: not rig.st.connection.connected.is_set())  # type: ignore[union-attr]
     await rig.clock.advance(2)
     boots = await rig.server.wait_for("BootNotification", 2)
@@ -140,17 +163,27 @@ async def test_get_diagnostics_uploads(rig: Rig) -> None:
     await rig.clock.advance(10)
     await rig.server.wait_for("DiagnosticsStatusNotification", 2)
     assert [p["status"] for p in rig.server.got("DiagnosticsStatusNotification")] == [
-        "Uploading", "Uploaded"]
+        "Uploading",
+        "Uploaded",
+    ]
 
 
 async def test_local_list_versions(rig: Rig) -> None:
     assert await rig.call("GetLocalListVersion", {}) == {"listVersion": 0}
-    full = {"listVersion": 3, "updateType": "Full", "localAuthorizationList": [
-        {"idTag": "A", "idTagInfo": {"status": "Accepted"}},
-        {"idTag": "B", "idTagInfo": {"status": "Blocked"}}]}
+    full = {
+        "listVersion": 3,
+        "updateType": "Full",
+        "localAuthorizationList": [
+            {"idTag": "A", "idTagInfo": {"status": "Accepted"}},
+            {"idTag": "B", "idTagInfo": {"status": "Blocked"}},
+        ],
+    }
     assert await rig.call("SendLocalList", full) == {"status": "Accepted"}
-    diff = {"listVersion": 3, "updateType": "Differential",
-            "localAuthorizationList": [{"idTag": "B"}]}
+    diff = {
+        "listVersion": 3,
+        "updateType": "Differential",
+        "localAuthorizationList": [{"idTag": "B"}],
+    }
     assert await rig.call("SendLocalList", diff) == {"status": "VersionMismatch"}
     diff["listVersion"] = 4
     assert await rig.call("SendLocalList", diff) == {"status": "Accepted"}
@@ -160,8 +193,9 @@ async def test_local_list_versions(rig: Rig) -> None:
 
 async def test_reservation_reserved_status_and_reservation_id(rig: Rig) -> None:
     expiry = ocpp_time(rig.clock.now() + timedelta(minutes=15))
-    reply = await rig.call("ReserveNow", {"connectorId": 1, "expiryDate": expiry,
-                                          "idTag": "MINE", "reservationId": 7})
+    reply = await rig.call(
+        "ReserveNow", {"connectorId": 1, "expiryDate": expiry, "idTag": "MINE", "reservationId": 7}
+    )
     assert reply == {"status": "Accepted"}
     await eventually(lambda: rig.statuses()[-1] == "Reserved")
     assert await rig.st.present_tag("OTHER", 1) == "Blocked"
@@ -173,8 +207,9 @@ async def test_reservation_reserved_status_and_reservation_id(rig: Rig) -> None:
     # a second reservation, left to expire
     await rig.st.unplug(1)
     expiry = ocpp_time(rig.clock.now() + timedelta(minutes=1))
-    await rig.call("ReserveNow", {"connectorId": 1, "expiryDate": expiry, "idTag": "X",
-                                  "reservationId": 9})
+    await rig.call(
+        "ReserveNow", {"connectorId": 1, "expiryDate": expiry, "idTag": "X", "reservationId": 9}
+    )
     await eventually(lambda: rig.statuses()[-1] == "Reserved")
     await rig.clock.advance(60)
     await eventually(lambda: rig.statuses()[-1] == "Available")
@@ -192,27 +227,40 @@ async def test_faulted_with_error_code(rig: Rig) -> None:
     await eventually(lambda: rig.statuses()[-1] == "Finishing")  # the cable is still in
 
 
-def tx_profile(limit: float, *, stack: int = 0, unit: str = "A", kind: str = "Relative"
-               ) -> dict[str, Any]:
-    return {"connectorId": 1, "csChargingProfiles": {
-        "chargingProfileId": 1, "stackLevel": stack, "chargingProfilePurpose": "TxDefaultProfile",
-        "chargingProfileKind": kind, "chargingSchedule": {
-            "chargingRateUnit": unit,
-            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit}]}}}
+def tx_profile(
+    limit: float, *, stack: int = 0, unit: str = "A", kind: str = "Relative"
+) -> dict[str, Any]:
+    return {
+        "connectorId": 1,
+        "csChargingProfiles": {
+            "chargingProfileId": 1,
+            "stackLevel": stack,
+            "chargingProfilePurpose": "TxDefaultProfile",
+            "chargingProfileKind": kind,
+            "chargingSchedule": {
+                "chargingRateUnit": unit,
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit}],
+            },
+        },
+    }
 
 
 async def test_vendor_quirks_reject_profiles(csms: Csms, clock: FakeClock) -> None:
-    quirks = Quirks(only_stack_level_0=True, rejected_units=frozenset({"W"}),
-                    required_kind="Absolute")
+    quirks = Quirks(
+        only_stack_level_0=True, rejected_units=frozenset({"W"}), required_kind="Absolute"
+    )
     rig = await make_rig(csms, clock, quirks)
     try:
-        assert await rig.call("SetChargingProfile", tx_profile(10, stack=1, kind="Absolute")
-                              ) == {"status": "Rejected"}
-        assert await rig.call("SetChargingProfile", tx_profile(5000, unit="W", kind="Absolute")
-                              ) == {"status": "Rejected"}
+        assert await rig.call("SetChargingProfile", tx_profile(10, stack=1, kind="Absolute")) == {
+            "status": "Rejected"
+        }
+        assert await rig.call(
+            "SetChargingProfile", tx_profile(5000, unit="W", kind="Absolute")
+        ) == {"status": "Rejected"}
         assert await rig.call("SetChargingProfile", tx_profile(10)) == {"status": "Rejected"}
-        assert await rig.call("SetChargingProfile", tx_profile(10, kind="Absolute")
-                              ) == {"status": "Accepted"}
+        assert await rig.call("SetChargingProfile", tx_profile(10, kind="Absolute")) == {
+            "status": "Accepted"
+        }
     finally:
         await rig.st.close()
 

@@ -23,8 +23,11 @@ def test_draw_is_min_of_car_and_pilot() -> None:
 
 async def test_full_battery_suspends_offline_station() -> None:
     clock = FakeClock()
-    st = SimulatedStation("CP-EV", clock=clock, config={"AllowOfflineTxForUnknownId": "true",
-                                                        "MeterValueSampleInterval": "300"})
+    st = SimulatedStation(
+        "CP-EV",
+        clock=clock,
+        config={"AllowOfflineTxForUnknownId": "true", "MeterValueSampleInterval": "300"},
+    )
     st.cp.start()
     try:
         # 10 kWh battery at 79 %: the first 1 % at 11 kW (32.7 s), then the taper.

@@ -27,8 +27,10 @@ def test_histogram_quantiles_within_five_percent() -> None:
 
 
 def test_stats_merge_adds_counts_and_histograms() -> None:
-    a, b = FleetStats(stations=2, connected=2, sessions=3, energy_wh=100.0), FleetStats(
-        stations=3, connected=1, sessions=1, energy_wh=50.5, errors=2)
+    a, b = (
+        FleetStats(stations=2, connected=2, sessions=3, energy_wh=100.0),
+        FleetStats(stations=3, connected=1, sessions=1, energy_wh=50.5, errors=2),
+    )
     a.sent["MeterValues"] = 10
     b.sent.update({"MeterValues": 5, "Heartbeat": 1})
     for _ in range(99):
@@ -106,7 +108,9 @@ def test_specs_take_ids_from_the_keys_file_when_it_has_enough() -> None:
     scenario = Scenario(models=(StationModel(name="a", count=1), StationModel(name="b", count=1)))
     specs = specs_for(2, {"X1": "k1", "X2": "k2", "X3": "k3"}, scenario)
     assert [(s.identity, s.key, s.model.name) for s in specs] == [
-        ("X1", "k1", "a"), ("X2", "k2", "b")]
+        ("X1", "k1", "a"),
+        ("X2", "k2", "b"),
+    ]
     assert [s.first_tag for s in specs] == [0, 1]  # fleet-wide, so processes never share a tag
     generated = specs_for(3, {}, scenario, prefix="P", default_key="K" * 32)
     assert [s.identity for s in generated] == ["P00001", "P00002", "P00003"]
@@ -144,9 +148,10 @@ def test_fd_limit_is_raised_not_lowered() -> None:
 
 def test_index_selectors_become_station_ids_before_a_fleet_is_split() -> None:
     specs = specs_for(3, {}, Scenario(), prefix="P", default_key="K" * 32)
-    scenario = Scenario(sessions=(Visit(station=2, arrive=0, leave=60),),
-                        faults=(Fault(at=1, station=3, kind="drop"),
-                                Fault(at=1, station="X", kind="drop")))
+    scenario = Scenario(
+        sessions=(Visit(station=2, arrive=0, leave=60),),
+        faults=(Fault(at=1, station=3, kind="drop"), Fault(at=1, station="X", kind="drop")),
+    )
     resolved = with_station_ids(scenario, specs)
     assert [v.station for v in resolved.sessions] == ["P00002"]
     assert [f.station for f in resolved.faults] == ["P00003", "X"]

@@ -60,11 +60,21 @@ async def test_boot_session_with_meter_values(csms: Csms, clock: FakeClock) -> N
         assert stop["transactionData"][0]["sampledValue"][0]["context"] == "Transaction.End"
         await eventually(lambda: server.got("StatusNotification")[-1]["status"] == "Available")
         statuses = [(p["connectorId"], p["status"]) for p in server.got("StatusNotification")]
-        assert statuses == [(0, "Available"), (1, "Available"), (1, "Preparing"),
-                            (1, "Charging"), (1, "Available")]
+        assert statuses == [
+            (0, "Available"),
+            (1, "Available"),
+            (1, "Preparing"),
+            (1, "Charging"),
+            (1, "Available"),
+        ]
         assert [a for _, a, _ in server.received if a != "StatusNotification"] == [
-            "BootNotification", "Authorize", "StartTransaction", "MeterValues", "MeterValues",
-            "StopTransaction"]
+            "BootNotification",
+            "Authorize",
+            "StartTransaction",
+            "MeterValues",
+            "MeterValues",
+            "StopTransaction",
+        ]
     finally:
         await st.close()
 
@@ -81,27 +91,40 @@ async def test_power_follows_the_charging_profile(csms: Csms, clock: FakeClock) 
         await eventually(lambda: st.transaction_id() == 101)
         assert st.power_w() == 22_000
         profile = {
-            "chargingProfileId": 1, "stackLevel": 0, "chargingProfilePurpose": "TxProfile",
+            "chargingProfileId": 1,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxProfile",
             "chargingProfileKind": "Relative",
-            "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": [
-                {"startPeriod": 0, "limit": 10}, {"startPeriod": 600, "limit": 0}]},
+            "chargingSchedule": {
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [
+                    {"startPeriod": 0, "limit": 10},
+                    {"startPeriod": 600, "limit": 0},
+                ],
+            },
         }
-        reply = await server.call("CP-2", "SetChargingProfile",
-                                  {"connectorId": 1, "csChargingProfiles": profile})
+        reply = await server.call(
+            "CP-2", "SetChargingProfile", {"connectorId": 1, "csChargingProfiles": profile}
+        )
         assert reply == {"status": "Accepted"}
         await eventually(lambda: st.power_w() == 10 * 230 * 3)
-        composite = await server.call("CP-2", "GetCompositeSchedule",
-                                      {"connectorId": 1, "duration": 1200,
-                                       "chargingRateUnit": "W"})
+        composite = await server.call(
+            "CP-2",
+            "GetCompositeSchedule",
+            {"connectorId": 1, "duration": 1200, "chargingRateUnit": "W"},
+        )
         assert composite["status"] == "Accepted"
         assert composite["chargingSchedule"]["chargingSchedulePeriod"] == [
-            {"startPeriod": 0, "limit": 6900.0}, {"startPeriod": 600, "limit": 0.0}]
+            {"startPeriod": 0, "limit": 6900.0},
+            {"startPeriod": 600, "limit": 0.0},
+        ]
         await clock.advance(600)
         assert st.power_w() == 0 and st.status() == "SuspendedEVSE"
         await eventually(lambda: server.got("StatusNotification")[-1]["status"] == "SuspendedEVSE")
         bad = {**profile, "chargingProfilePurpose": "ChargePointMaxProfile"}
-        reply = await server.call("CP-2", "SetChargingProfile",
-                                  {"connectorId": 1, "csChargingProfiles": bad})
+        reply = await server.call(
+            "CP-2", "SetChargingProfile", {"connectorId": 1, "csChargingProfiles": bad}
+        )
         assert reply == {"status": "Rejected"}  # ChargePointMaxProfile only on connector 0
         reply = await server.call("CP-2", "ClearChargingProfile", {"id": 1})
         assert reply == {"status": "Accepted"}
@@ -116,16 +139,24 @@ async def test_trigger_and_configuration(csms: Csms, clock: FakeClock) -> None:
     await st.connect(settings)
     try:
         await server.wait_for("StatusNotification", 2)
-        for message in ("StatusNotification", "MeterValues", "Heartbeat", "BootNotification",
-                        "FirmwareStatusNotification", "DiagnosticsStatusNotification"):
-            reply = await server.call("CP-3", "TriggerMessage",
-                                      {"requestedMessage": message, "connectorId": 1})
+        for message in (
+            "StatusNotification",
+            "MeterValues",
+            "Heartbeat",
+            "BootNotification",
+            "FirmwareStatusNotification",
+            "DiagnosticsStatusNotification",
+        ):
+            reply = await server.call(
+                "CP-3", "TriggerMessage", {"requestedMessage": message, "connectorId": 1}
+            )
             assert reply == {"status": "Accepted"}
         await server.wait_for("StatusNotification", 3)
         await server.wait_for("DiagnosticsStatusNotification")
         assert values_of(server.got("MeterValues")[0])  # context Trigger
         assert server.got("MeterValues")[0]["meterValue"][0]["sampledValue"][0]["context"] == (
-            "Trigger")
+            "Trigger"
+        )
         assert len(server.got("BootNotification")) == 2
         everything = await server.call("CP-3", "GetConfiguration", {})
         keys = {k["key"]: k for k in everything["configurationKey"]}
@@ -133,12 +164,16 @@ async def test_trigger_and_configuration(csms: Csms, clock: FakeClock) -> None:
         assert "AuthorizationKey" not in keys
         one = await server.call("CP-3", "GetConfiguration", {"key": ["AuthorizationKey", "X"]})
         assert one == {"configurationKey": [], "unknownKey": ["AuthorizationKey", "X"]}
-        assert (await server.call("CP-3", "ChangeConfiguration",
-                                  {"key": "HeartbeatInterval", "value": "10"})
-                ) == {"status": "Accepted"}
-        assert (await server.call("CP-3", "ChangeConfiguration",
-                                  {"key": "NumberOfConnectors", "value": "2"})
-                ) == {"status": "Rejected"}
+        assert (
+            await server.call(
+                "CP-3", "ChangeConfiguration", {"key": "HeartbeatInterval", "value": "10"}
+            )
+        ) == {"status": "Accepted"}
+        assert (
+            await server.call(
+                "CP-3", "ChangeConfiguration", {"key": "NumberOfConnectors", "value": "2"}
+            )
+        ) == {"status": "Rejected"}
         heartbeats = len(server.got("Heartbeat"))
         await clock.advance(10)
         await server.wait_for("Heartbeat", heartbeats + 1)
@@ -165,14 +200,27 @@ async def test_offline_transaction_replayed_in_order(csms: Csms, clock: FakeCloc
         await clock.advance(60)
         await st.unplug(1)
         assert [m.action for m in st.cp.queue] == [
-            "StartTransaction", "MeterValues", "MeterValues", "MeterValues", "StopTransaction"]
+            "StartTransaction",
+            "MeterValues",
+            "MeterValues",
+            "MeterValues",
+            "StopTransaction",
+        ]
         assert not server.got("StartTransaction")
         await clock.advance(1000)  # the backoff ends: reconnect and replay
         await server.wait_for("StopTransaction")
-        replay = [(a, p) for _, a, p in server.received
-                  if a in ("StartTransaction", "MeterValues", "StopTransaction")]
+        replay = [
+            (a, p)
+            for _, a, p in server.received
+            if a in ("StartTransaction", "MeterValues", "StopTransaction")
+        ]
         assert [a for a, _ in replay] == [
-            "StartTransaction", "MeterValues", "MeterValues", "MeterValues", "StopTransaction"]
+            "StartTransaction",
+            "MeterValues",
+            "MeterValues",
+            "MeterValues",
+            "StopTransaction",
+        ]
         assert replay[0][1]["timestamp"].startswith(started.strftime("%Y-%m-%dT%H:%M:%S"))
         stamps = [p["meterValue"][0]["timestamp"] for a, p in replay if a == "MeterValues"]
         assert stamps == sorted(stamps) and len(set(stamps)) == 3

@@ -65,15 +65,18 @@ measurands: [Energy.Active.Import.Register, Frequency]
     assert "fleet.yaml:1: duration: must be a number > 0, got -5" in problems
     assert "fleet.yaml:4: models[0].phases: must be 1 or 3, got 2" in problems
     assert any(p.startswith("fleet.yaml:5: models[0].colour: unknown field") for p in problems)
-    assert any(p.startswith("fleet.yaml:7: faults[0].station: must be a station id")
-               for p in problems)
+    assert any(
+        p.startswith("fleet.yaml:7: faults[0].station: must be a station id") for p in problems
+    )
     assert "fleet.yaml:7: faults[0].kind: must be faulted or drop, got 'explode'" in problems
     assert "fleet.yaml:8: faults[1]: missing station" in problems
-    assert any(p.startswith("fleet.yaml:9: faults[2].error_code: must be an OCPP 1.6")
-               for p in problems)
+    assert any(
+        p.startswith("fleet.yaml:9: faults[2].error_code: must be an OCPP 1.6") for p in problems
+    )
     assert "fleet.yaml:11: sessions[0].leave: must be after arrive" in problems
-    assert any(p.startswith("fleet.yaml:12: measurands[1]: unsupported 'Frequency'")
-               for p in problems)
+    assert any(
+        p.startswith("fleet.yaml:12: measurands[1]: unsupported 'Frequency'") for p in problems
+    )
     assert len(problems) == 9
 
 

@@ -21,8 +21,10 @@ def profile(purpose: str = "TxDefaultProfile", **changes: Any) -> dict[str, Any]
         "chargingProfileKind": "Absolute",
         "chargingSchedule": {
             "chargingRateUnit": "A",
-            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0},
-                                       {"startPeriod": 600, "limit": 7.3}],
+            "chargingSchedulePeriod": [
+                {"startPeriod": 0, "limit": 16.0},
+                {"startPeriod": 600, "limit": 7.3},
+            ],
         },
     }
     value.update(changes)
@@ -35,15 +37,21 @@ VALID: dict[str, dict[str, Any]] = {
     "ClearCache": {},
     "DataTransfer": {"vendorId": "ACME", "messageId": "x", "data": "y"},
     "GetConfiguration": {"key": ["HeartbeatInterval"]},
-    "RemoteStartTransaction": {"idTag": "TAG", "connectorId": 1,
-                               "chargingProfile": profile("TxProfile")},
+    "RemoteStartTransaction": {
+        "idTag": "TAG",
+        "connectorId": 1,
+        "chargingProfile": profile("TxProfile"),
+    },
     "RemoteStopTransaction": {"transactionId": 7},
     "Reset": {"type": "Soft"},
     "UnlockConnector": {"connectorId": 1},
     "UpdateFirmware": {"location": "https://x/fw.bin", "retrieveDate": NOW, "retries": 2},
     "GetDiagnostics": {"location": "https://x/up", "retries": 1, "retryInterval": 30},
-    "SendLocalList": {"listVersion": 3, "updateType": "Full", "localAuthorizationList": [
-        {"idTag": "A", "idTagInfo": {"status": "Accepted"}}]},
+    "SendLocalList": {
+        "listVersion": 3,
+        "updateType": "Full",
+        "localAuthorizationList": [{"idTag": "A", "idTagInfo": {"status": "Accepted"}}],
+    },
     "GetLocalListVersion": {},
     "ReserveNow": {"connectorId": 0, "expiryDate": NOW, "idTag": "TAG", "reservationId": 1},
     "CancelReservation": {"reservationId": 1},
@@ -78,13 +86,15 @@ def test_unknown_or_uplink_actions_are_rejected(action: str) -> None:
         ("ChangeAvailability", {"connectorId": "1", "type": "Operative"}, "payload.connectorId"),
         ("ChangeConfiguration", {"key": "K" * 51, "value": "v"}, "payload.key"),
         ("RemoteStartTransaction", {"idTag": "T" * 21}, "payload.idTag"),
-        ("ReserveNow", {"connectorId": 1, "expiryDate": "tomorrow", "idTag": "T",
-                        "reservationId": 1}, "payload.expiryDate"),
+        (
+            "ReserveNow",
+            {"connectorId": 1, "expiryDate": "tomorrow", "idTag": "T", "reservationId": 1},
+            "payload.expiryDate",
+        ),
         ("TriggerMessage", {"requestedMessage": "StartTransaction"}, "payload.requestedMessage"),
     ],
 )
-def test_schema_violations_name_the_field(action: str, payload: dict[str, Any],
-                                          field: str) -> None:
+def test_schema_violations_name_the_field(action: str, payload: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidCommand) as caught:
         validate_command(action, payload)
     message = str(caught.value)
@@ -103,8 +113,10 @@ def scp(connector: int, **changes: Any) -> dict[str, Any]:
 
 
 def periods(*items: tuple[int, float]) -> dict[str, Any]:
-    return {"chargingRateUnit": "W",
-            "chargingSchedulePeriod": [{"startPeriod": s, "limit": limit} for s, limit in items]}
+    return {
+        "chargingRateUnit": "W",
+        "chargingSchedulePeriod": [{"startPeriod": s, "limit": limit} for s, limit in items],
+    }
 
 
 @pytest.mark.parametrize(
@@ -116,22 +128,37 @@ def periods(*items: tuple[int, float]) -> dict[str, Any]:
         (scp(1, transactionId=5), "only a TxProfile names a transaction"),
         (scp(-1), "connectorId: must be >= 0"),
         (scp(1, chargingSchedule=periods((60, 10.0))), "must start at 0"),
-        (scp(1, chargingSchedule=periods((0, 10.0), (300, 8.0), (300, 6.0))),
-         "chargingSchedulePeriod[2].startPeriod: periods must be strictly increasing"),
-        (scp(1, chargingSchedule=periods((0, 10.0), (300, 8.0), (200, 6.0))),
-         "strictly increasing"),
+        (
+            scp(1, chargingSchedule=periods((0, 10.0), (300, 8.0), (300, 6.0))),
+            "chargingSchedulePeriod[2].startPeriod: periods must be strictly increasing",
+        ),
+        (
+            scp(1, chargingSchedule=periods((0, 10.0), (300, 8.0), (200, 6.0))),
+            "strictly increasing",
+        ),
         (scp(1, chargingSchedule=periods((0, 11.15))), "chargingSchedulePeriod[0].limit"),
-        (scp(1, chargingSchedule=periods((0, 10.0), (60, -1.0))),
-         "chargingSchedulePeriod[1].limit"),
-        (scp(1, chargingSchedule={"chargingRateUnit": "A", "chargingSchedulePeriod": []}),
-         "must not be empty"),
-        (scp(1, chargingSchedule={**periods((0, 6.0)), "minChargingRate": 6.05}),
-         "minChargingRate"),
+        (
+            scp(1, chargingSchedule=periods((0, 10.0), (60, -1.0))),
+            "chargingSchedulePeriod[1].limit",
+        ),
+        (
+            scp(1, chargingSchedule={"chargingRateUnit": "A", "chargingSchedulePeriod": []}),
+            "must not be empty",
+        ),
+        (
+            scp(1, chargingSchedule={**periods((0, 6.0)), "minChargingRate": 6.05}),
+            "minChargingRate",
+        ),
         (scp(1, chargingProfileKind="Recurring"), "recurrencyKind: required"),
         (scp(1, recurrencyKind="Daily"), "recurrencyKind: only for a Recurring profile"),
-        (scp(1, chargingProfileKind="Relative",
-             chargingSchedule={**periods((0, 6.0)), "startSchedule": NOW}),
-         "a Relative profile has no start"),
+        (
+            scp(
+                1,
+                chargingProfileKind="Relative",
+                chargingSchedule={**periods((0, 6.0)), "startSchedule": NOW},
+            ),
+            "a Relative profile has no start",
+        ),
         (scp(1, stackLevel=-1), "stackLevel"),
     ],
 )
@@ -145,10 +172,12 @@ def test_set_charging_profile_accepts_what_the_rules_allow() -> None:
     validate_command("SetChargingProfile", scp(0, purpose="ChargePointMaxProfile"))
     validate_command("SetChargingProfile", scp(0))  # TxDefaultProfile on 0: every connector
     validate_command("SetChargingProfile", scp(2, purpose="TxProfile", transactionId=9))
-    validate_command("SetChargingProfile", scp(1, chargingProfileKind="Recurring",
-                                               recurrencyKind="Weekly"))
-    validate_command("SetChargingProfile", scp(1, chargingSchedule=periods((0, 11000.0),
-                                                                           (900, 7.3))))
+    validate_command(
+        "SetChargingProfile", scp(1, chargingProfileKind="Recurring", recurrencyKind="Weekly")
+    )
+    validate_command(
+        "SetChargingProfile", scp(1, chargingSchedule=periods((0, 11000.0), (900, 7.3)))
+    )
     validate_command("SetChargingProfile", scp(1, chargingSchedule=periods((0, 32))))
 
 
@@ -162,8 +191,10 @@ def test_set_charging_profile_accepts_what_the_rules_allow() -> None:
 )
 def test_remote_start_profile_rules(charging_profile: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidCommand) as caught:
-        validate_command("RemoteStartTransaction",
-                         {"idTag": "T", "connectorId": 1, "chargingProfile": charging_profile})
+        validate_command(
+            "RemoteStartTransaction",
+            {"idTag": "T", "connectorId": 1, "chargingProfile": charging_profile},
+        )
     assert message in str(caught.value)
 
 
@@ -175,8 +206,14 @@ def test_remote_start_connector_must_be_positive() -> None:
 
 @pytest.mark.parametrize(
     "message",
-    ["BootNotification", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
-     "Heartbeat", "MeterValues", "StatusNotification"],
+    [
+        "BootNotification",
+        "DiagnosticsStatusNotification",
+        "FirmwareStatusNotification",
+        "Heartbeat",
+        "MeterValues",
+        "StatusNotification",
+    ],
 )
 def test_trigger_message_allows_the_six(message: str) -> None:
     validate_command("TriggerMessage", {"requestedMessage": message})
@@ -195,14 +232,25 @@ def test_trigger_message_refuses_others(message: str) -> None:
         ("ChangeAvailability", {"connectorId": -1, "type": "Operative"}, "connectorId"),
         ("GetCompositeSchedule", {"connectorId": 0, "duration": 0}, "duration: must be > 0"),
         ("GetDiagnostics", {"location": "https://x", "retries": -1}, "retries"),
-        ("UpdateFirmware", {"location": "https://x", "retrieveDate": NOW, "retryInterval": -5},
-         "retryInterval"),
-        ("SendLocalList", {"listVersion": 1, "updateType": "Full",
-                           "localAuthorizationList": [{"idTag": "A"}]},
-         "idTagInfo: required in a Full update"),
-        ("SendLocalList", {"listVersion": 1, "updateType": "Differential",
-                           "localAuthorizationList": [{"idTag": "A"}, {"idTag": "A"}]},
-         "listed twice"),
+        (
+            "UpdateFirmware",
+            {"location": "https://x", "retrieveDate": NOW, "retryInterval": -5},
+            "retryInterval",
+        ),
+        (
+            "SendLocalList",
+            {"listVersion": 1, "updateType": "Full", "localAuthorizationList": [{"idTag": "A"}]},
+            "idTagInfo: required in a Full update",
+        ),
+        (
+            "SendLocalList",
+            {
+                "listVersion": 1,
+                "updateType": "Differential",
+                "localAuthorizationList": [{"idTag": "A"}, {"idTag": "A"}],
+            },
+            "listed twice",
+        ),
         ("SendLocalList", {"listVersion": -1, "updateType": "Full"}, "listVersion"),
     ],
 )
@@ -213,5 +261,11 @@ def test_other_rules(action: str, payload: dict[str, Any], message: str) -> None
 
 
 def test_a_differential_update_may_delete_entries() -> None:
-    validate_command("SendLocalList", {"listVersion": 4, "updateType": "Differential",
-                                       "localAuthorizationList": [{"idTag": "A"}]})
+    validate_command(
+        "SendLocalList",
+        {
+            "listVersion": 4,
+            "updateType": "Differential",
+            "localAuthorizationList": [{"idTag": "A"}],
+        },
+    )

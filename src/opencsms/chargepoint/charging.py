@@ -39,8 +39,10 @@ async def authorize(cp: ChargePoint, id_tag: str) -> Payload:
         cp.local_list if config.get_bool("LocalAuthListEnabled", True) else None,
         cp.cache if config.get_bool("AuthorizationCacheEnabled", True) else None,
     )
-    if local is not None and local.get("status") == ACCEPTED and config.get_bool(
-        "LocalPreAuthorize"
+    if (
+        local is not None
+        and local.get("status") == ACCEPTED
+        and config.get_bool("LocalPreAuthorize")
     ):
         return local
     if cp.online:
@@ -60,8 +62,11 @@ async def authorize(cp: ChargePoint, id_tag: str) -> Payload:
 def _free_connector(cp: ChargePoint, id_tag: str) -> Connector | None:
     """Where a tag without a connector goes: a plugged idle one, else an idle one."""
     idle = [
-        c for c in cp.connectors[1:]
-        if c.transaction is None and c.fault is None and not c.inoperative
+        c
+        for c in cp.connectors[1:]
+        if c.transaction is None
+        and c.fault is None
+        and not c.inoperative
         and (c.reservation is None or c.reservation.id_tag == id_tag)
     ]
     plugged = [c for c in idle if c.plugged]
@@ -110,8 +115,9 @@ async def begin_when_plugged(
     connector = cp.connectors[connector_id]
     if connector.plugged:
         reservation = connector.reservation or cp.connectors[0].reservation
-        await start_transaction(cp, connector_id, id_tag,
-                                reservation.reservation_id if reservation else None)
+        await start_transaction(
+            cp, connector_id, id_tag, reservation.reservation_id if reservation else None
+        )
         return
     connector.authorized_tag = id_tag
     connector.extra["parent_id_tag"] = parent
@@ -120,8 +126,9 @@ async def begin_when_plugged(
         connector.authorized_tag = None
         cp.refresh(connector_id)
 
-    cp.timers.set_in(f"plug-timeout:{connector_id}",
-                     cp.config.get_int("ConnectionTimeOut", 120), timed_out)
+    cp.timers.set_in(
+        f"plug-timeout:{connector_id}", cp.config.get_int("ConnectionTimeOut", 120), timed_out
+    )
     cp.refresh(connector_id)
 
 
@@ -133,8 +140,9 @@ async def plug_in(cp: ChargePoint, connector_id: int) -> None:
         cp.timers.cancel(f"plug-timeout:{connector_id}")
         tag, connector.authorized_tag = connector.authorized_tag, None
         reservation = connector.reservation or cp.connectors[0].reservation
-        await start_transaction(cp, connector_id, tag,
-                                reservation.reservation_id if reservation else None)
+        await start_transaction(
+            cp, connector_id, tag, reservation.reservation_id if reservation else None
+        )
         return
     cp.refresh(connector_id)
 
@@ -188,8 +196,10 @@ async def start_transaction(
         info = reply.get("idTagInfo", {})
         if cp.config.get_bool("AuthorizationCacheEnabled", True):
             cp.cache.remember(id_tag, info)
-        if info.get("status") != ACCEPTED and connector.transaction is tx and (
-            cp.config.get_bool("StopTransactionOnInvalidId", True)
+        if (
+            info.get("status") != ACCEPTED
+            and connector.transaction is tx
+            and (cp.config.get_bool("StopTransactionOnInvalidId", True))
         ):
             cp.spawn(stop_transaction(cp, connector_id, Reason.de_authorized.value))
 
@@ -236,8 +246,14 @@ async def stop_transaction(
     end_data = cp.config.get_list("StopTxnSampledData")
     if end_data:
         payload["transactionData"] = [
-            meter_value(cp.now(), reading, end_data, ReadingContext.transaction_end,
-                        phases=cp.info.phases, voltage=cp.info.voltage)
+            meter_value(
+                cp.now(),
+                reading,
+                end_data,
+                ReadingContext.transaction_end,
+                phases=cp.info.phases,
+                voltage=cp.info.voltage,
+            )
         ]
     cp.post_transaction("StopTransaction", payload, tx.local_id)
     await hw.pilot.set_current_limit(0)

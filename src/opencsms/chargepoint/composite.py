@@ -61,8 +61,8 @@ def _anchor(
 ) -> datetime | None:
     sched_start = profile.schedule.start
     if profile.kind == Kind.recurring and sched_start is not None:
-        step = timedelta(weeks=1) if profile.recurrency == RecurrencyKind.weekly else timedelta(
-            days=1
+        step = (
+            timedelta(weeks=1) if profile.recurrency == RecurrencyKind.weekly else timedelta(days=1)
         )
         if t < sched_start:
             return None
@@ -114,8 +114,8 @@ def _breakpoints(
         points.update(x for x in (p.valid_from, p.valid_to) if x is not None)
         anchors: list[datetime] = []
         if p.kind == Kind.recurring and p.schedule.start is not None:
-            step = timedelta(weeks=1) if p.recurrency == RecurrencyKind.weekly else timedelta(
-                days=1
+            step = (
+                timedelta(weeks=1) if p.recurrency == RecurrencyKind.weekly else timedelta(days=1)
             )
             first = _anchor(p, max(start, p.schedule.start), start, tx_start)
             while first is not None and first < end:
@@ -177,8 +177,10 @@ def composite_schedule(
         elif connector_id == 0:
             continue
         elif p.purpose == Purpose.tx_profile:
-            if inst.connector_id == connector_id and tx_start is not None and (
-                p.transaction_id in (None, transaction_id)
+            if (
+                inst.connector_id == connector_id
+                and tx_start is not None
+                and (p.transaction_id in (None, transaction_id))
             ):
                 by_purpose[p.purpose].append(inst)
         elif inst.connector_id in (0, connector_id):

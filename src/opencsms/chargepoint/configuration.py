@@ -48,8 +48,14 @@ SUPPORTED_MEASURANDS = frozenset(
 """What the metering code can produce; others are Rejected in *SampledData keys."""
 
 PROFILES = frozenset(
-    {"Core", "FirmwareManagement", "LocalAuthListManagement", "Reservation",
-     "SmartCharging", "RemoteTrigger"}
+    {
+        "Core",
+        "FirmwareManagement",
+        "LocalAuthListManagement",
+        "Reservation",
+        "SmartCharging",
+        "RemoteTrigger",
+    }
 )
 
 
@@ -76,8 +82,9 @@ def _i(name: str, default: int, **kw: object) -> KeySpec:
 
 
 def _measurands(name: str, default: str) -> KeySpec:
-    return KeySpec(name, Kind.LIST, default, items=SUPPORTED_MEASURANDS,
-                   max_items_key=f"{name}MaxLength")
+    return KeySpec(
+        name, Kind.LIST, default, items=SUPPORTED_MEASURANDS, max_items_key=f"{name}MaxLength"
+    )
 
 
 STANDARD_KEYS: tuple[KeySpec, ...] = (
@@ -110,8 +117,13 @@ STANDARD_KEYS: tuple[KeySpec, ...] = (
     _i("StopTxnAlignedDataMaxLength", 8, readonly=True),
     _measurands("StopTxnSampledData", "Energy.Active.Import.Register"),
     _i("StopTxnSampledDataMaxLength", 8, readonly=True),
-    KeySpec("SupportedFeatureProfiles", Kind.LIST, ",".join(sorted(PROFILES)),
-            readonly=True, items=PROFILES),
+    KeySpec(
+        "SupportedFeatureProfiles",
+        Kind.LIST,
+        ",".join(sorted(PROFILES)),
+        readonly=True,
+        items=PROFILES,
+    ),
     _i("SupportedFeatureProfilesMaxLength", 6, readonly=True),
     _i("TransactionMessageAttempts", 3),
     _i("TransactionMessageRetryInterval", 30),
@@ -125,8 +137,13 @@ STANDARD_KEYS: tuple[KeySpec, ...] = (
     _b("ReserveConnectorZeroSupported", True, readonly=True),
     # Smart charging
     _i("ChargeProfileMaxStackLevel", 10, readonly=True),
-    KeySpec("ChargingScheduleAllowedChargingRateUnit", Kind.LIST, "Current,Power",
-            readonly=True, items=frozenset({"Current", "Power"})),
+    KeySpec(
+        "ChargingScheduleAllowedChargingRateUnit",
+        Kind.LIST,
+        "Current,Power",
+        readonly=True,
+        items=frozenset({"Current", "Power"}),
+    ),
     _i("ChargingScheduleMaxPeriods", 24, readonly=True),
     _b("ConnectorSwitch3to1PhaseSupported", False, readonly=True),
     _i("MaxChargingProfilesInstalled", 10, readonly=True),
@@ -143,9 +160,7 @@ class ConfigurationStore:
     """Key/value store with 1.6 semantics. ``values`` overrides defaults and
     ``specs`` adds or replaces key descriptions (vendor keys, read-only flips)."""
 
-    def __init__(
-        self, values: dict[str, str] | None = None, specs: Iterable[KeySpec] = ()
-    ) -> None:
+    def __init__(self, values: dict[str, str] | None = None, specs: Iterable[KeySpec] = ()) -> None:
         self._specs: dict[str, KeySpec] = {s.name: s for s in STANDARD_KEYS}
         for spec in specs:
             self._specs[spec.name] = spec
@@ -217,9 +232,7 @@ class ConfigurationStore:
             if spec is None or spec.writeonly:
                 unknown.append(name)
                 continue
-            known.append(
-                {"key": name, "readonly": spec.readonly, "value": self._values[name]}
-            )
+            known.append({"key": name, "readonly": spec.readonly, "value": self._values[name]})
         return known, unknown
 
     def _valid(self, spec: KeySpec, value: str) -> bool:

@@ -18,22 +18,46 @@ from ocpp.v16.enums import ChargePointErrorCode
 from ocpp.v16.enums import ChargePointStatus as S
 
 ALLOWED: dict[S, frozenset[S]] = {
-    S.available: frozenset({S.preparing, S.charging, S.suspended_ev, S.suspended_evse,
-                            S.reserved, S.unavailable, S.faulted}),
-    S.preparing: frozenset({S.available, S.charging, S.suspended_ev, S.suspended_evse,
-                            S.finishing, S.faulted}),
-    S.charging: frozenset({S.available, S.suspended_ev, S.suspended_evse, S.finishing,
-                           S.unavailable, S.faulted}),
-    S.suspended_ev: frozenset({S.available, S.charging, S.suspended_evse, S.finishing,
-                               S.unavailable, S.faulted}),
-    S.suspended_evse: frozenset({S.available, S.charging, S.suspended_ev, S.finishing,
-                                 S.unavailable, S.faulted}),
+    S.available: frozenset(
+        {
+            S.preparing,
+            S.charging,
+            S.suspended_ev,
+            S.suspended_evse,
+            S.reserved,
+            S.unavailable,
+            S.faulted,
+        }
+    ),
+    S.preparing: frozenset(
+        {S.available, S.charging, S.suspended_ev, S.suspended_evse, S.finishing, S.faulted}
+    ),
+    S.charging: frozenset(
+        {S.available, S.suspended_ev, S.suspended_evse, S.finishing, S.unavailable, S.faulted}
+    ),
+    S.suspended_ev: frozenset(
+        {S.available, S.charging, S.suspended_evse, S.finishing, S.unavailable, S.faulted}
+    ),
+    S.suspended_evse: frozenset(
+        {S.available, S.charging, S.suspended_ev, S.finishing, S.unavailable, S.faulted}
+    ),
     S.finishing: frozenset({S.available, S.preparing, S.unavailable, S.faulted}),
     S.reserved: frozenset({S.available, S.preparing, S.unavailable, S.faulted}),
-    S.unavailable: frozenset({S.available, S.preparing, S.charging, S.suspended_ev,
-                              S.suspended_evse, S.faulted}),
-    S.faulted: frozenset({S.available, S.preparing, S.charging, S.suspended_ev,
-                          S.suspended_evse, S.finishing, S.reserved, S.unavailable}),
+    S.unavailable: frozenset(
+        {S.available, S.preparing, S.charging, S.suspended_ev, S.suspended_evse, S.faulted}
+    ),
+    S.faulted: frozenset(
+        {
+            S.available,
+            S.preparing,
+            S.charging,
+            S.suspended_ev,
+            S.suspended_evse,
+            S.finishing,
+            S.reserved,
+            S.unavailable,
+        }
+    ),
 }
 """From-status -> statuses the 1.6 table (section 4.9) allows next."""
 

@@ -56,11 +56,15 @@ def sampled_values(
             for phase, volts in zip(PHASES, reading.voltage_v, strict=False):
                 out.append(_value(measurand, f"{volts:.1f}", "V", context, phase=f"{phase}-N"))
         elif measurand == "SoC" and reading.soc_percent is not None:
-            out.append(_value(measurand, f"{reading.soc_percent:.0f}", "Percent", context,
-                              location="EV"))
+            out.append(
+                _value(measurand, f"{reading.soc_percent:.0f}", "Percent", context, location="EV")
+            )
         elif measurand == "Temperature" and reading.temperature_c is not None:
-            out.append(_value(measurand, f"{reading.temperature_c:.1f}", "Celsius", context,
-                              location="Body"))
+            out.append(
+                _value(
+                    measurand, f"{reading.temperature_c:.1f}", "Celsius", context, location="Body"
+                )
+            )
         elif measurand == "Current.Offered" and offered_current is not None:
             out.append(_value(measurand, f"{offered_current:.1f}", "A", context))
         elif measurand == "Power.Offered" and offered_current is not None:

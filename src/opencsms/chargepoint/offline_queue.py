@@ -74,8 +74,7 @@ class OfflineQueue:
     ) -> QueuedMessage:
         if len(self._items) >= self.capacity:
             self._make_room()
-        message = QueuedMessage(action, payload, local_tx, persistent=persistent,
-                                on_reply=on_reply)
+        message = QueuedMessage(action, payload, local_tx, persistent=persistent, on_reply=on_reply)
         self._items.append(message)
         return message
 

@@ -169,7 +169,8 @@ class ProfileStore:
         if reason is not None:
             return reason
         kept = [
-            i for i in self.installed
+            i
+            for i in self.installed
             if i.profile.id != profile.id
             and not (
                 i.connector_id == connector_id
@@ -228,7 +229,8 @@ class ProfileStore:
             self.installed = [i for i in self.installed if i.profile.id != profile_id]
         else:
             self.installed = [
-                i for i in self.installed
+                i
+                for i in self.installed
                 if not (
                     (connector_id is None or i.connector_id == connector_id)
                     and (purpose is None or i.profile.purpose == purpose)
@@ -240,7 +242,8 @@ class ProfileStore:
     def end_transaction(self, connector_id: int) -> None:
         """TxProfiles die with their transaction (1.6 section 3.13.3)."""
         self.installed = [
-            i for i in self.installed
+            i
+            for i in self.installed
             if not (i.connector_id == connector_id and i.profile.purpose == Purpose.tx_profile)
         ]
 

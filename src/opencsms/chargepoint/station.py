@@ -334,8 +334,12 @@ class ChargePoint:
         if new == connector.status and not force:
             return
         if not transition_allowed(connector.status, new):
-            self.log.warning("status transition outside the 1.6 table",
-                             connector=connector_id, old=connector.status, new=new)
+            self.log.warning(
+                "status transition outside the 1.6 table",
+                connector=connector_id,
+                old=connector.status,
+                new=new,
+            )
         connector.status = new
         self._post_status(connector)
 

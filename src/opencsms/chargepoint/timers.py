@@ -89,7 +89,7 @@ class Timers:
                 except Exception:
                     log.exception("timer callback failed", timer=key)
             if self._due:
-                delay = (min(at for at, _ in self._due.values()) - self.clock.now())
+                delay = min(at for at, _ in self._due.values()) - self.clock.now()
                 seconds = max(0.0, delay.total_seconds())
             else:
                 seconds = 3600.0 * 24 * 365

@@ -49,31 +49,49 @@ SNAPSHOT_EVERY = 0.5
 
 def simulate(
     url: Annotated[str, typer.Option(help="Central system endpoint (without station id)")] = (
-        "wss://127.0.0.1:9000/ocpp"),
-    stations: Annotated[int | None, typer.Option(
-        help="Fleet size [default: the scenario's counts, else the keys file, else 50]")] = None,
+        "wss://127.0.0.1:9000/ocpp"
+    ),
+    stations: Annotated[
+        int | None,
+        typer.Option(
+            help="Fleet size [default: the scenario's counts, else the keys file, else 50]"
+        ),
+    ] = None,
     ca: Annotated[Path, typer.Option(help="CA certificate the server is checked against")] = (
-        Path("./opencsms-data/tls/ca.pem")),
-    keys: Annotated[Path | None, typer.Option(
-        help="Keys file: JSON {id: key} or CSV station_id,key (written by --register)")] = None,
+        Path("./opencsms-data/tls/ca.pem")
+    ),
+    keys: Annotated[
+        Path | None,
+        typer.Option(
+            help="Keys file: JSON {id: key} or CSV station_id,key (written by --register)"
+        ),
+    ] = None,
     key: Annotated[str | None, typer.Option(help="One AuthorizationKey for all stations")] = None,
     scenario: Annotated[Path | None, typer.Option(help="Scenario file (YAML or JSON)")] = None,
-    duration: Annotated[float | None, typer.Option(
-        help="Simulated seconds [default: the scenario's, else until Ctrl-C]")] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(help="Simulated seconds [default: the scenario's, else until Ctrl-C]"),
+    ] = None,
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second")] = 1.0,
     processes: Annotated[int, typer.Option(help="Spread the fleet over K processes")] = 1,
     ramp: Annotated[float, typer.Option(help="Connects started per second (0: all)")] = 200.0,
     prefix: Annotated[str, typer.Option(help="Station ids: <prefix>00001...")] = "SIM",
-    register: Annotated[bool, typer.Option(
-        help="Register stations and tags in the central system's database first")] = False,
-    data_dir: Annotated[Path | None, typer.Option(
-        help="[--register] [env OPENCSMS_DATA_DIR] default ./opencsms-data")] = None,
-    database_url: Annotated[str | None, typer.Option(
-        help="[--register] [env OPENCSMS_DATABASE_URL]")] = None,
-    load_mode: Annotated[bool, typer.Option(
-        "--load", help="Load mode: no boot, one CALL outstanding per station")] = False,
-    load_rate: Annotated[float, typer.Option(
-        help="Load mode: CALLs per second per station (0: closed loop)")] = 0.0,
+    register: Annotated[
+        bool, typer.Option(help="Register stations and tags in the central system's database first")
+    ] = False,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="[--register] [env OPENCSMS_DATA_DIR] default ./opencsms-data"),
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="[--register] [env OPENCSMS_DATABASE_URL]")
+    ] = None,
+    load_mode: Annotated[
+        bool, typer.Option("--load", help="Load mode: no boot, one CALL outstanding per station")
+    ] = False,
+    load_rate: Annotated[
+        float, typer.Option(help="Load mode: CALLs per second per station (0: closed loop)")
+    ] = 0.0,
     seed: Annotated[int, typer.Option(help="Random seed of arrivals and EVs")] = 1,
     stats_json: Annotated[Path | None, typer.Option(help="Also write the final stats here")] = None,
     log_level: Annotated[str, typer.Option(help="Station library log level")] = "ERROR",
@@ -107,19 +125,34 @@ def simulate(
     if url.startswith("wss://") and not ca.exists():
         errors.print(f"[red]error:[/] CA file {ca} not found (opencsms serve prints its path)")
         raise typer.Exit(2)
-    options = FleetOptions(url=url, ca_file=str(ca), scenario=plan, ramp=ramp / processes,
-                           load=load_mode, load_rate=load_rate, seed=seed)
+    options = FleetOptions(
+        url=url,
+        ca_file=str(ca),
+        scenario=plan,
+        ramp=ramp / processes,
+        load=load_mode,
+        load_rate=load_rate,
+        seed=seed,
+    )
     run_for = duration if duration is not None else plan.duration
-    console.print(f"{len(specs)} stations → {url} ({processes} process(es), speed x{speed:g}, "
-                  f"{'until Ctrl-C' if run_for is None else f'{run_for:g} simulated s'})")
+    console.print(
+        f"{len(specs)} stations → {url} ({processes} process(es), speed x{speed:g}, "
+        f"{'until Ctrl-C' if run_for is None else f'{run_for:g} simulated s'})"
+    )
     stats = run_fleet(specs, options, speed, run_for, processes)
     console.print(report.summary(stats))
     if stats_json is not None:
         stats_json.write_text(json.dumps(stats.to_dict(), indent=1))
 
 
-def run_fleet(specs: list[StationSpec], options: FleetOptions, speed: float,
-              duration: float | None, processes: int, show: bool = True) -> FleetStats:
+def run_fleet(
+    specs: list[StationSpec],
+    options: FleetOptions,
+    speed: float,
+    duration: float | None,
+    processes: int,
+    show: bool = True,
+) -> FleetStats:
     """Run in this process (K=1) or in K children, with a live display; return the stats."""
     if processes <= 1:
         return _run_loop(_run_here(specs, options, speed, duration, show))
@@ -135,13 +168,23 @@ def _run_loop(main: Any) -> FleetStats:
     return uvloop.run(main)  # type: ignore[no-any-return]
 
 
-async def _run_here(specs: list[StationSpec], options: FleetOptions, speed: float,
-                    duration: float | None, show: bool) -> FleetStats:
+async def _run_here(
+    specs: list[StationSpec],
+    options: FleetOptions,
+    speed: float,
+    duration: float | None,
+    show: bool,
+) -> FleetStats:
     fleet = Fleet(specs, options, clock_for(speed))
     runner = asyncio.create_task(fleet.run(duration))
     last, last_at = 0, time.perf_counter()
-    with Live(report.live(fleet.stats, None), console=console, refresh_per_second=4,
-              transient=True, auto_refresh=show) as display:
+    with Live(
+        report.live(fleet.stats, None),
+        console=console,
+        refresh_per_second=4,
+        transient=True,
+        auto_refresh=show,
+    ) as display:
         try:
             while not runner.done():
                 await asyncio.wait({runner}, timeout=SNAPSHOT_EVERY)
@@ -164,8 +207,14 @@ async def _stopped(runner: asyncio.Task[FleetStats], fleet: Fleet) -> FleetStats
     return fleet.stats
 
 
-def _child(index: int, specs: list[StationSpec], options: FleetOptions, speed: float,
-           duration: float | None, out: multiprocessing.Queue[Any]) -> None:
+def _child(
+    index: int,
+    specs: list[StationSpec],
+    options: FleetOptions,
+    speed: float,
+    duration: float | None,
+    out: multiprocessing.Queue[Any],
+) -> None:
     """A child process: its share of the fleet, snapshots to the parent's queue."""
     logs.configure("ERROR")
 
@@ -188,13 +237,21 @@ def _child(index: int, specs: list[StationSpec], options: FleetOptions, speed: f
     out.put((index, stats.to_dict(), True))
 
 
-def _run_children(specs: list[StationSpec], options: FleetOptions, speed: float,
-                  duration: float | None, processes: int, show: bool) -> FleetStats:
+def _run_children(
+    specs: list[StationSpec],
+    options: FleetOptions,
+    speed: float,
+    duration: float | None,
+    processes: int,
+    show: bool,
+) -> FleetStats:
     context = multiprocessing.get_context("spawn")
     out: multiprocessing.Queue[Any] = context.Queue()
     shares = [specs[i::processes] for i in range(processes)]
-    children = [context.Process(target=_child, args=(i, share, options, speed, duration, out),
-                                daemon=True) for i, share in enumerate(shares)]
+    children = [
+        context.Process(target=_child, args=(i, share, options, speed, duration, out), daemon=True)
+        for i, share in enumerate(shares)
+    ]
     for child in children:
         child.start()
     latest: dict[int, FleetStats] = {}
@@ -207,8 +264,13 @@ def _run_children(specs: list[StationSpec], options: FleetOptions, speed: float,
             total.merge(stats)
         return total
 
-    with Live(report.live(merged(), None), console=console, refresh_per_second=4,
-              transient=True, auto_refresh=show) as display:
+    with Live(
+        report.live(merged(), None),
+        console=console,
+        refresh_per_second=4,
+        transient=True,
+        auto_refresh=show,
+    ) as display:
         try:
             while len(finished) < processes:
                 try:
@@ -240,4 +302,3 @@ def _run_children(specs: list[StationSpec], options: FleetOptions, speed: float,
     for child in children:
         child.join(timeout=5)
     return merged()
-

@@ -87,8 +87,9 @@ class _Member:
 
 
 class Fleet:
-    def __init__(self, specs: list[StationSpec], options: FleetOptions,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self, specs: list[StationSpec], options: FleetOptions, clock: Clock | None = None
+    ) -> None:
         self.options = options
         self.scenario = options.scenario
         self.clock: Clock = clock or SystemClock()
@@ -118,17 +119,27 @@ class Fleet:
         for index, spec in enumerate(specs):
             model = spec.model
             station = SimulatedStation(
-                spec.identity, connectors=model.connectors, max_current=model.max_current,
-                phases=model.phases, voltage=model.voltage, vendor=model.vendor,
-                model=model.model, clock=self.clock, config={**config, **model.config},
-                authorization_key=spec.key, quirks=model.quirks, keep_journal=False,
+                spec.identity,
+                connectors=model.connectors,
+                max_current=model.max_current,
+                phases=model.phases,
+                voltage=model.voltage,
+                vendor=model.vendor,
+                model=model.model,
+                clock=self.clock,
+                config={**config, **model.config},
+                authorization_key=spec.key,
+                quirks=model.quirks,
+                keep_journal=False,
                 rng=self.rng,
             )
             station.journal = StatsJournal(self.stats, keep=options.keep_journal)
             settings = ConnectionSettings(
-                url=options.url, ssl_context=self._context,
+                url=options.url,
+                ssl_context=self._context,
                 key_encoding=options.key_encoding,  # type: ignore[arg-type]
-                response_timeout=options.response_timeout, open_timeout=options.open_timeout,
+                response_timeout=options.response_timeout,
+                open_timeout=options.open_timeout,
                 validate=not options.load,
             )
             self.members.append(_Member(index, station, settings, _first_tag(spec, first_tag)))
@@ -162,7 +173,7 @@ class Fleet:
         self.snapshot()  # final energy and counts while the stations still exist
         self._final = True  # later snapshots (a display) must not count closing sockets
         for start in range(0, len(self.members), 500):
-            batch = self.members[start:start + 500]
+            batch = self.members[start : start + 500]
             await asyncio.gather(*(m.station.close() for m in batch), return_exceptions=True)
 
     async def run(self, duration: float | None) -> FleetStats:
@@ -203,7 +214,7 @@ class Fleet:
         ramp = self.options.ramp
         batch = max(1, int(ramp / 100)) if ramp > 0 else len(self.members)
         for start in range(0, len(self.members), batch):
-            for member in self.members[start:start + batch]:
+            for member in self.members[start : start + batch]:
                 if self.options.load:
                     member.station.cp.registration = "Accepted"
                 await member.station.connect(member.settings)
@@ -265,7 +276,8 @@ class Fleet:
         arrivals, mix, rng = self.scenario.arrivals, self.scenario.ev, self.rng
         stay = max(arrivals.stay_min, rng.gauss(arrivals.stay_mean, arrivals.stay_sd))
         ev = EV(
-            battery_kwh=rng.choice(mix.battery_kwh), soc=rng.uniform(*mix.soc),
+            battery_kwh=rng.choice(mix.battery_kwh),
+            soc=rng.uniform(*mix.soc),
             max_power_w=rng.choice(mix.max_power_kw) * 1000.0,
             reports_soc=rng.random() < mix.reports_soc,
             departure=self.clock.now() + timedelta(seconds=stay),
@@ -275,9 +287,12 @@ class Fleet:
 
     def _visit(self, member: _Member, visit: Visit) -> Callable[[], None]:
         def arrive() -> None:
-            ev = EV(battery_kwh=visit.battery_kwh, soc=visit.soc,
-                    max_power_w=visit.max_power_kw * 1000.0,
-                    departure=self.clock.now() + timedelta(seconds=visit.leave - visit.arrive))
+            ev = EV(
+                battery_kwh=visit.battery_kwh,
+                soc=visit.soc,
+                max_power_w=visit.max_power_kw * 1000.0,
+                departure=self.clock.now() + timedelta(seconds=visit.leave - visit.arrive),
+            )
             self._spawn(self._session(member, visit.connector, ev, visit.tag))
 
         return arrive
@@ -308,16 +323,19 @@ class Fleet:
                 self.stats.faults += 1
                 self._spawn(member.station.fault(fault.connector, fault.error_code))
                 if fault.clear_after is not None:
-                    self.agenda.after(fault.clear_after, lambda: self._spawn(
-                        member.station.clear_fault(fault.connector)))
+                    self.agenda.after(
+                        fault.clear_after,
+                        lambda: self._spawn(member.station.clear_fault(fault.connector)),
+                    )
             else:
                 self.stats.drops += 1
                 self._spawn(self.drop(member, fault.close_frame, fault.offline_for))
 
         return happen
 
-    async def drop(self, member: _Member, close_frame: bool = True,
-                   offline_for: float = 0.0) -> None:
+    async def drop(
+        self, member: _Member, close_frame: bool = True, offline_for: float = 0.0
+    ) -> None:
         """Cut a station's link; with ``offline_for`` it cannot reconnect for that long."""
         if offline_for > 0:
             member.settings.url = UNREACHABLE
@@ -346,13 +364,24 @@ class Fleet:
             if n % 10 == 0:
                 action, payload = "Heartbeat", {}
             elif n % 10 == 5:
-                action, payload = "StatusNotification", {
-                    "connectorId": 1, "errorCode": "NoError", "status": "Available",
-                    "timestamp": ocpp_time(self.clock.now())}
+                action, payload = (
+                    "StatusNotification",
+                    {
+                        "connectorId": 1,
+                        "errorCode": "NoError",
+                        "status": "Available",
+                        "timestamp": ocpp_time(self.clock.now()),
+                    },
+                )
             else:
                 reading = await station.outlets[0].read()
-                value = meter_value(self.clock.now(), reading, measurands,
-                                    phases=cp.info.phases, voltage=cp.info.voltage)
+                value = meter_value(
+                    self.clock.now(),
+                    reading,
+                    measurands,
+                    phases=cp.info.phases,
+                    voltage=cp.info.voltage,
+                )
                 action, payload = "MeterValues", {"connectorId": 1, "meterValue": [value]}
             began = time.perf_counter()
             if await cp.request(action, payload) is None:
@@ -407,17 +436,26 @@ def _client_context(options: FleetOptions) -> ssl.SSLContext | None:
     return ssl.create_default_context(cafile=options.ca_file)
 
 
-def specs_for(count: int, keys: dict[str, str], scenario: Scenario, prefix: str = "SIM",
-              default_key: str | None = None) -> list[StationSpec]:
+def specs_for(
+    count: int,
+    keys: dict[str, str],
+    scenario: Scenario,
+    prefix: str = "SIM",
+    default_key: str | None = None,
+) -> list[StationSpec]:
     """Station ids, keys and models: ids from the keys file when it has enough,
     else ``<prefix>00001``...; models from the scenario."""
     models = scenario.fleet_models(count)
-    ids = list(keys)[:count] if len(keys) >= count else [
-        f"{prefix}{i:05d}" for i in range(1, count + 1)]
+    ids = (
+        list(keys)[:count]
+        if len(keys) >= count
+        else [f"{prefix}{i:05d}" for i in range(1, count + 1)]
+    )
     specs, first_tag = [], 0
     for identity, model in zip(ids, models, strict=True):
-        specs.append(StationSpec(identity, keys.get(identity, default_key), replace(model),
-                                 first_tag))
+        specs.append(
+            StationSpec(identity, keys.get(identity, default_key), replace(model), first_tag)
+        )
         first_tag += model.connectors
     return specs
 

@@ -59,18 +59,24 @@ class Journal:
     def calls(self, direction: str = "sent", action: str | None = None) -> list[dict[str, Any]]:
         """Payloads of the CALLs sent (or received), optionally of one action."""
         return [
-            e.payload for e in self.entries
+            e.payload
+            for e in self.entries
             if e.direction == direction and e.kind == 2 and (action is None or e.action == action)
         ]
 
     def replies(self, direction: str = "received", action: str | None = None) -> list[Entry]:
         return [
-            e for e in self.entries
+            e
+            for e in self.entries
             if e.direction == direction and e.kind != 2 and (action is None or e.action == action)
         ]
 
     async def wait_for(
-        self, action: str, count: int = 1, direction: str = "sent", timeout: float = 5.0  # noqa: ASYNC109
+        self,
+        action: str,
+        count: int = 1,
+        direction: str = "sent",
+        timeout: float = 5.0,  # noqa: ASYNC109
     ) -> list[dict[str, Any]]:
         """Wait (real time) until ``count`` CALLs of ``action`` went that way."""
         if self._changed is None:

@@ -62,8 +62,9 @@ class Quirks:
         if self.rejected_units:
             units = self.rejected_units
             checks.append(
-                lambda _c, p: f"unit {p.schedule.unit} unsupported"
-                if p.schedule.unit in units else None
+                lambda _c, p: (
+                    f"unit {p.schedule.unit} unsupported" if p.schedule.unit in units else None
+                )
             )
         if self.max_periods is not None:
             limit = self.max_periods

@@ -34,13 +34,14 @@ BATCH = 64
 
 async def _in_batches(items: list[Awaitable[Any]], advance: Any) -> None:
     for start in range(0, len(items), BATCH):
-        batch = items[start:start + BATCH]
+        batch = items[start : start + BATCH]
         await asyncio.gather(*batch)
         advance(len(batch))
 
 
-async def register_async(specs: list[StationSpec], tags: list[str], settings: Settings,
-                         progress: Progress | None = None) -> list[StationSpec]:
+async def register_async(
+    specs: list[StationSpec], tags: list[str], settings: Settings, progress: Progress | None = None
+) -> list[StationSpec]:
     """Register (or re-key) every station and add the tags; return specs with keys."""
     services = await Services.open(settings)
     fresh = [replace(s, key=s.key or generate_key()) for s in specs]
@@ -60,23 +61,31 @@ async def register_async(specs: list[StationSpec], tags: list[str], settings: Se
     try:
         await _in_batches([one(s) for s in fresh], advance)
         tag_task = progress.add_task("adding id tags", total=len(tags)) if progress else None
-        await _in_batches([services.tags.put(IdTag(t)) for t in tags],
-                          lambda n: advance(n, tag_task))
+        await _in_batches(
+            [services.tags.put(IdTag(t)) for t in tags], lambda n: advance(n, tag_task)
+        )
     finally:
         await services.close()
     return fresh
 
 
-def register_fleet(specs: list[StationSpec], plan: Scenario, keys_file: Path,
-                   data_dir: Path | None, database_url: str | None,
-                   console: Console) -> list[StationSpec]:
+def register_fleet(
+    specs: list[StationSpec],
+    plan: Scenario,
+    keys_file: Path,
+    data_dir: Path | None,
+    database_url: str | None,
+    console: Console,
+) -> list[StationSpec]:
     overrides = {"data_dir": data_dir, "database_url": database_url}
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
     tags = plan.tag_ids(sum(s.model.connectors for s in specs))
     with Progress(console=console, transient=True) as progress:
         registered = asyncio.run(register_async(specs, tags, settings, progress))
     write_keys(keys_file, {s.identity: s.key for s in registered if s.key is not None})
-    console.print(f"registered {len(registered)} stations and {len(tags)} id tags in "
-                  f"{settings.resolved_database_url} (key hash cost {settings.key_hash_cost}); "
-                  f"keys in {keys_file}")
+    console.print(
+        f"registered {len(registered)} stations and {len(tags)} id tags in "
+        f"{settings.resolved_database_url} (key hash cost {settings.key_hash_cost}); "
+        f"keys in {keys_file}"
+    )
     return registered

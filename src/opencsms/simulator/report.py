@@ -36,12 +36,21 @@ def overview(stats: FleetStats, rate: float | None = None) -> Table:
 
 
 def actions(stats: FleetStats) -> Table:
-    table = Table("action", "sent", "received", "p50 ms", "p99 ms", "mean ms",
-                  title="messages and round trips (station → central system)")
+    table = Table(
+        "action",
+        "sent",
+        "received",
+        "p50 ms",
+        "p99 ms",
+        "mean ms",
+        title="messages and round trips (station → central system)",
+    )
     for action in sorted(set(stats.sent) | set(stats.received)):
         histogram = stats.latency.get(action)
         table.add_row(
-            action, f"{stats.sent.get(action, 0):,}", f"{stats.received.get(action, 0):,}",
+            action,
+            f"{stats.sent.get(action, 0):,}",
+            f"{stats.received.get(action, 0):,}",
             _ms(histogram.quantile(0.5) if histogram else None),
             _ms(histogram.quantile(0.99) if histogram else None),
             _ms(histogram.mean if histogram else None),

@@ -104,7 +104,10 @@ class Scenario:
     """Simulated seconds; None: until interrupted (or ``--duration``)."""
     meter_interval: int = 60
     measurands: tuple[str, ...] = (
-        "Energy.Active.Import.Register", "Power.Active.Import", "Current.Import", "SoC",
+        "Energy.Active.Import.Register",
+        "Power.Active.Import",
+        "Current.Import",
+        "SoC",
     )
     tags: int | None = None
     """Id tags SIM-TAG-00001...; None: one per connector in the fleet, so no tag is
@@ -178,8 +181,15 @@ class _Reader:
             self.fail(node, path, str(exc))
             return None
 
-    def number(self, node: yaml.Node, path: str, *, minimum: float = 0.0,
-               integer: bool = False, above: bool = False) -> float | None:
+    def number(
+        self,
+        node: yaml.Node,
+        path: str,
+        *,
+        minimum: float = 0.0,
+        integer: bool = False,
+        above: bool = False,
+    ) -> float | None:
         value = self.value(node, path)
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         if ok and integer and not isinstance(value, int):
@@ -188,8 +198,9 @@ class _Reader:
             ok = False
         if not ok:
             kind = "an integer" if integer else "a number"
-            self.fail(node, path, f"must be {kind} {'>' if above else '>='} {minimum:g}, "
-                                  f"got {value!r}")
+            self.fail(
+                node, path, f"must be {kind} {'>' if above else '>='} {minimum:g}, got {value!r}"
+            )
             return None
         return value  # type: ignore[no-any-return]
 

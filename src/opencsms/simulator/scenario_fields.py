@@ -25,16 +25,44 @@ from opencsms.simulator.scenario import (
     _Reader,
 )
 
-TOP = {"duration", "meter_interval", "measurands", "tags", "random_sessions", "models",
-       "arrivals", "ev", "sessions", "faults"}
-MODEL = {"name", "vendor", "model", "count", "connectors", "max_current", "phases", "voltage",
-         "quirks", "config"}
+TOP = {
+    "duration",
+    "meter_interval",
+    "measurands",
+    "tags",
+    "random_sessions",
+    "models",
+    "arrivals",
+    "ev",
+    "sessions",
+    "faults",
+}
+MODEL = {
+    "name",
+    "vendor",
+    "model",
+    "count",
+    "connectors",
+    "max_current",
+    "phases",
+    "voltage",
+    "quirks",
+    "config",
+}
 ARRIVALS = {"first_within", "mean_gap", "stay"}
 STAY = {"mean", "sd", "min"}
 EV = {"battery_kwh", "soc", "max_power_kw", "reports_soc"}
 VISIT = {"station", "arrive", "leave", "connector", "battery_kwh", "soc", "max_power_kw", "tag"}
-FAULT = {"at", "station", "kind", "connector", "error_code", "clear_after", "close_frame",
-         "offline_for"}
+FAULT = {
+    "at",
+    "station",
+    "kind",
+    "connector",
+    "error_code",
+    "clear_after",
+    "close_frame",
+    "offline_for",
+}
 
 
 def build(r: _Reader, root: yaml.Node) -> Scenario:
@@ -43,8 +71,9 @@ def build(r: _Reader, root: yaml.Node) -> Scenario:
     if "duration" in top:
         out["duration"] = r.number(top["duration"], "duration", above=True)
     if "meter_interval" in top:
-        out["meter_interval"] = r.number(top["meter_interval"], "meter_interval",
-                                         integer=True, minimum=1)
+        out["meter_interval"] = r.number(
+            top["meter_interval"], "meter_interval", integer=True, minimum=1
+        )
     if "measurands" in top:
         names: list[str] = []
         for i, n in enumerate(r.items(top["measurands"], "measurands")):
@@ -60,8 +89,9 @@ def build(r: _Reader, root: yaml.Node) -> Scenario:
     if "random_sessions" in top:
         out["random_sessions"] = r.boolean(top["random_sessions"], "random_sessions")
     if "models" in top:
-        models = [_model(r, n, f"models[{i}]")
-                  for i, n in enumerate(r.items(top["models"], "models"))]
+        models = [
+            _model(r, n, f"models[{i}]") for i, n in enumerate(r.items(top["models"], "models"))
+        ]
         if not models:
             r.fail(top["models"], "models", "needs at least one model")
         out["models"] = tuple(models)
@@ -70,11 +100,14 @@ def build(r: _Reader, root: yaml.Node) -> Scenario:
     if "ev" in top:
         out["ev"] = _ev(r, top["ev"])
     if "sessions" in top:
-        out["sessions"] = tuple(_visit(r, n, f"sessions[{i}]")
-                                for i, n in enumerate(r.items(top["sessions"], "sessions")))
+        out["sessions"] = tuple(
+            _visit(r, n, f"sessions[{i}]")
+            for i, n in enumerate(r.items(top["sessions"], "sessions"))
+        )
     if "faults" in top:
-        out["faults"] = tuple(_fault(r, n, f"faults[{i}]")
-                              for i, n in enumerate(r.items(top["faults"], "faults")))
+        out["faults"] = tuple(
+            _fault(r, n, f"faults[{i}]") for i, n in enumerate(r.items(top["faults"], "faults"))
+        )
     return Scenario(**{k: v for k, v in out.items() if v is not None})
 
 
@@ -84,8 +117,12 @@ def _model(r: _Reader, node: yaml.Node, path: str) -> StationModel:
     for name in ("name", "vendor", "model"):
         if name in m:
             out[name] = r.text(m[name], f"{path}.{name}")
-    for name, integer, minimum in (("count", True, 0), ("connectors", True, 1),
-                                   ("max_current", False, 6), ("voltage", False, 100)):
+    for name, integer, minimum in (
+        ("count", True, 0),
+        ("connectors", True, 1),
+        ("max_current", False, 6),
+        ("voltage", False, 100),
+    ):
         if name in m:
             out[name] = r.number(m[name], f"{path}.{name}", integer=integer, minimum=minimum)
     if "phases" in m:
@@ -161,8 +198,11 @@ def _arrivals(r: _Reader, node: yaml.Node) -> Arrivals:
 def _numbers(r: _Reader, node: yaml.Node, path: str, pair: bool = False) -> tuple[float, ...]:
     value = r.value(node, path)
     values = [value] if isinstance(value, int | float) and not isinstance(value, bool) else value
-    ok = isinstance(values, list) and values and all(
-        isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in values)
+    ok = (
+        isinstance(values, list)
+        and values
+        and all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0 for v in values)
+    )
     if ok and pair and (len(values) != 2 or values[0] > values[1]):
         ok = False
     if not ok:
@@ -194,14 +234,16 @@ def _ev(r: _Reader, node: yaml.Node) -> EvMix:
 def _station(r: _Reader, node: yaml.Node, path: str) -> int | str | None:
     value = r.value(node, path)
     if isinstance(value, bool) or not (
-        (isinstance(value, int) and value >= 1) or (isinstance(value, str) and value)):
+        (isinstance(value, int) and value >= 1) or (isinstance(value, str) and value)
+    ):
         r.fail(node, path, f"must be a station id or a 1-based index, got {value!r}")
         return None
     return value
 
 
-def _require(r: _Reader, node: yaml.Node, m: dict[str, yaml.Node], path: str,
-             names: tuple[str, ...]) -> bool:
+def _require(
+    r: _Reader, node: yaml.Node, m: dict[str, yaml.Node], path: str, names: tuple[str, ...]
+) -> bool:
     missing = [n for n in names if n not in m]
     if missing:
         r.fail(node, path, f"missing {', '.join(missing)}")
@@ -232,8 +274,10 @@ def _fault(r: _Reader, node: yaml.Node, path: str) -> Fault | None:
     m = r.mapping(node, path, FAULT)
     if not _require(r, node, m, path, ("at", "station", "kind")):
         return None
-    out: dict[str, Any] = {"at": r.number(m["at"], f"{path}.at"),
-                           "station": _station(r, m["station"], f"{path}.station")}
+    out: dict[str, Any] = {
+        "at": r.number(m["at"], f"{path}.at"),
+        "station": _station(r, m["station"], f"{path}.station"),
+    }
     kind = r.value(m["kind"], f"{path}.kind")
     if kind not in ("faulted", "drop"):
         r.fail(m["kind"], f"{path}.kind", f"must be faulted or drop, got {kind!r}")
@@ -242,8 +286,11 @@ def _fault(r: _Reader, node: yaml.Node, path: str) -> Fault | None:
     if "error_code" in m:
         code = r.value(m["error_code"], f"{path}.error_code")
         if code not in ERROR_CODES:
-            r.fail(m["error_code"], f"{path}.error_code",
-                   f"must be an OCPP 1.6 ChargePointErrorCode other than NoError, got {code!r}")
+            r.fail(
+                m["error_code"],
+                f"{path}.error_code",
+                f"must be an OCPP 1.6 ChargePointErrorCode other than NoError, got {code!r}",
+            )
         out["error_code"] = code
     if "connector" in m:
         out["connector"] = r.number(m["connector"], f"{path}.connector", integer=True, minimum=0)

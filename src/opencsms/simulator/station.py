@@ -68,7 +68,9 @@ class SimulatedStation:
         self.journal = Journal(keep=keep_journal)
         self.outlets = [
             SimulatedConnector(
-                self.clock, phases=phases, voltage=voltage,
+                self.clock,
+                phases=phases,
+                voltage=voltage,
                 ignore_first_limit_after_pause=self.quirks.ignore_first_limit_after_pause,
             )
             for _ in range(connectors)
@@ -88,13 +90,20 @@ class SimulatedStation:
         if authorization_key is not None:
             values["AuthorizationKey"] = authorization_key
         info = StationInfo(
-            identity=identity, vendor=vendor, model=model,
+            identity=identity,
+            vendor=vendor,
+            model=model,
             serial_number=serial_number or f"SIM-{identity}",
-            firmware_version=firmware_version, max_current=max_current,
-            phases=phases, voltage=voltage, meter_type="SimMeter",
+            firmware_version=firmware_version,
+            max_current=max_current,
+            phases=phases,
+            voltage=voltage,
+            meter_type="SimMeter",
         )
         self.cp = ChargePoint(
-            info, hardware, clock=self.clock,
+            info,
+            hardware,
+            clock=self.clock,
             config=ConfigurationStore(values, self.quirks.config_specs()),
             profiles=ProfileStore(checks=self.quirks.profile_checks()),
         )
@@ -111,7 +120,9 @@ class SimulatedStation:
     async def connect(self, settings: ConnectionSettings) -> StationConnection:
         """Start connecting (returns at once; await ``connection.connected`` or the journal)."""
         self.connection = StationConnection(
-            self.cp, settings, rng=self.rng,
+            self.cp,
+            settings,
+            rng=self.rng,
             wrap=lambda ws: JournalTransport(ws, self.journal, self.quirks),
         )
         self.connection.start()
@@ -151,7 +162,9 @@ class SimulatedStation:
         return await self.cp.present_tag(id_tag, connector_id)
 
     async def fault(
-        self, connector_id: int, code: ChargePointErrorCode | str = "GroundFailure",
+        self,
+        connector_id: int,
+        code: ChargePointErrorCode | str = "GroundFailure",
         info: str | None = None,
     ) -> None:
         await self.cp.report_fault(connector_id, code, info)
@@ -191,8 +204,7 @@ class SimulatedStation:
         to_full = car.seconds_to_full(outlet.power_w) if car is not None else None
         if to_full is not None:
             delay = min(delay, to_full + 1e-3)
-        self.cp.timers.set(f"ev:{connector_id}", self.clock.now() + timedelta(seconds=delay),
-                           check)
+        self.cp.timers.set(f"ev:{connector_id}", self.clock.now() + timedelta(seconds=delay), check)
 
     # -- observation ------------------------------------------------------------
 

@@ -76,8 +76,11 @@ class Histogram:
         return self.sum / self.total if self.total else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"counts": {str(k): v for k, v in self.counts.items()},
-                "total": self.total, "sum": self.sum}
+        return {
+            "counts": {str(k): v for k, v in self.counts.items()},
+            "total": self.total,
+            "sum": self.sum,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Histogram:
@@ -118,41 +121,68 @@ class FleetStats:
 
     def merge(self, other: FleetStats) -> FleetStats:
         """Add ``other`` into this one (fleets run side by side: gauges add up too)."""
-        for name in ("stations", "connected", "connects", "connect_failures", "sessions",
-                     "rejected", "energy_wh", "errors", "faults", "drops"):
+        for name in (
+            "stations",
+            "connected",
+            "connects",
+            "connect_failures",
+            "sessions",
+            "rejected",
+            "energy_wh",
+            "errors",
+            "faults",
+            "drops",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.sent.update(other.sent)
         self.received.update(other.received)
         for action, histogram in other.latency.items():
             self.latency.setdefault(action, Histogram()).merge(histogram)
         if other.all_connected_after is not None:
-            self.all_connected_after = max(self.all_connected_after or 0.0,
-                                           other.all_connected_after)
+            self.all_connected_after = max(
+                self.all_connected_after or 0.0, other.all_connected_after
+            )
         self.elapsed = max(self.elapsed, other.elapsed)
         return self
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "stations": self.stations, "connected": self.connected, "connects": self.connects,
-            "connect_failures": self.connect_failures, "sessions": self.sessions,
-            "rejected": self.rejected, "energy_wh": self.energy_wh, "errors": self.errors,
-            "faults": self.faults, "drops": self.drops,
-            "sent": dict(self.sent), "received": dict(self.received),
+            "stations": self.stations,
+            "connected": self.connected,
+            "connects": self.connects,
+            "connect_failures": self.connect_failures,
+            "sessions": self.sessions,
+            "rejected": self.rejected,
+            "energy_wh": self.energy_wh,
+            "errors": self.errors,
+            "faults": self.faults,
+            "drops": self.drops,
+            "sent": dict(self.sent),
+            "received": dict(self.received),
             "latency": {a: h.to_dict() for a, h in self.latency.items()},
-            "all_connected_after": self.all_connected_after, "elapsed": self.elapsed,
+            "all_connected_after": self.all_connected_after,
+            "elapsed": self.elapsed,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FleetStats:
         stats = cls()
-        for name in ("stations", "connected", "connects", "connect_failures", "sessions",
-                     "rejected", "errors", "faults", "drops"):
+        for name in (
+            "stations",
+            "connected",
+            "connects",
+            "connect_failures",
+            "sessions",
+            "rejected",
+            "errors",
+            "faults",
+            "drops",
+        ):
             setattr(stats, name, int(data.get(name, 0)))
         stats.energy_wh = float(data.get("energy_wh", 0.0))
         stats.sent = Counter({str(k): int(v) for k, v in data.get("sent", {}).items()})
         stats.received = Counter({str(k): int(v) for k, v in data.get("received", {}).items()})
-        stats.latency = {str(a): Histogram.from_dict(h)
-                         for a, h in data.get("latency", {}).items()}
+        stats.latency = {str(a): Histogram.from_dict(h) for a, h in data.get("latency", {}).items()}
         after = data.get("all_connected_after")
         stats.all_connected_after = None if after is None else float(after)
         stats.elapsed = float(data.get("elapsed", 0.0))

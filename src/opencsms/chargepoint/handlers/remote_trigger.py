@@ -66,9 +66,15 @@ async def _send(cp: ChargePoint, session: OcppSession, p: Payload) -> None:
             if target == 0:
                 continue
             reading = await cp.hw(target).meter.read()
-            value = meter_value(cp.now(), reading, cp.config.get_list("MeterValuesSampledData"),
-                                ReadingContext.trigger, offered_current=cp.offered.get(target),
-                                phases=cp.info.phases, voltage=cp.info.voltage)
+            value = meter_value(
+                cp.now(),
+                reading,
+                cp.config.get_list("MeterValuesSampledData"),
+                ReadingContext.trigger,
+                offered_current=cp.offered.get(target),
+                phases=cp.info.phases,
+                voltage=cp.info.voltage,
+            )
             payload = {"connectorId": target, "meterValue": [value]}
             tx = cp.connectors[target].transaction
             if tx is not None:

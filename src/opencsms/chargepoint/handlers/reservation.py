@@ -47,18 +47,26 @@ async def reserve_now(session: OcppSession, p: Payload) -> Payload:
     if connector.inoperative:
         return {"status": ReservationStatus.unavailable.value}
     if connector_id == 0:
-        free = [c for c in cp.connectors[1:] if c.transaction is None and not c.plugged
-                and c.reservation is None]
+        free = [
+            c
+            for c in cp.connectors[1:]
+            if c.transaction is None and not c.plugged and c.reservation is None
+        ]
         if not free:
             return {"status": ReservationStatus.occupied.value}
-    elif connector.transaction is not None or connector.plugged or (
-        connector.reservation is not None
-        and connector.reservation.reservation_id != p["reservationId"]
+    elif (
+        connector.transaction is not None
+        or connector.plugged
+        or (
+            connector.reservation is not None
+            and connector.reservation.reservation_id != p["reservationId"]
+        )
     ):
         return {"status": ReservationStatus.occupied.value}
     expiry = parse_time(p["expiryDate"])
-    connector.reservation = Reservation(p["reservationId"], p["idTag"], expiry,
-                                        p.get("parentIdTag"))
+    connector.reservation = Reservation(
+        p["reservationId"], p["idTag"], expiry, p.get("parentIdTag")
+    )
 
     async def expired() -> None:
         connector.reservation = None

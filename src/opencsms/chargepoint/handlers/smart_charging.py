@@ -90,9 +90,7 @@ async def get_composite_schedule(session: OcppSession, p: Payload) -> Payload:
             "duration": p["duration"],
             "startSchedule": ocpp_time(start),
             "chargingRateUnit": unit,
-            "chargingSchedulePeriod": [
-                {"startPeriod": q.start, "limit": q.limit} for q in periods
-            ],
+            "chargingSchedulePeriod": [{"startPeriod": q.start, "limit": q.limit} for q in periods],
         },
     }
 
