@@ -103,6 +103,7 @@ async def test_remote_cli_errors_say_what_is_wrong(start_central: CentralFactory
     await central.services.stations.register("CP2")
     offline = await cli("commands", "send", "CP2", "Reset", "-p", '{"type": "Soft"}', env=admin)
     assert offline.exit_code == 1 and "not connected" in offline.output
+    assert "--queue-ttl" in offline.output
     invalid = await cli("commands", "send", "CP2", "Reset", "-p", '{"type": "Hard!"}', env=admin)
     assert invalid.exit_code == 2
     not_json = await cli("commands", "send", "CP2", "Reset", "-p", "{type", env=admin)

@@ -443,12 +443,22 @@ def commands_send(
         errors.print("[red]error:[/] --payload must be a JSON object")
         raise typer.Exit(2)
     body = {"payload": body_payload, "queue_ttl_s": queue_ttl}
-    _, command = _call(
-        target,
-        lambda client: client.request(
-            "POST", f"/stations/{station_id}/commands/{action}", json=body
-        ),
-    )
+
+    async def send(client: ApiClient) -> Any:
+        try:
+            return (
+                await client.request("POST", f"/stations/{station_id}/commands/{action}", json=body)
+            )[1]
+        except ApiError as exc:
+            if exc.status_code == 409:  # offline: the API's hint names its own field
+                raise ApiError(
+                    409,
+                    f"station {station_id!r} is not connected; "
+                    "add --queue-ttl SECONDS to queue the command",
+                ) from None
+            raise
+
+    command = _call(target, send)
     _print_command(command)
     if command["state"] not in ("answered", "queued"):
         raise typer.Exit(1)
