@@ -33,3 +33,13 @@ def test_valid_payload_passes_and_known_actions_are_known() -> None:
     validation.validate_request("StartTransaction", START)
     assert validation.known_action("RemoteStartTransaction")
     assert not validation.known_action("MakeCoffee")
+
+
+def test_unknown_action_names_from_stations_do_not_grow_the_schema_cache() -> None:
+    from opencsms.ocpp import validation
+
+    before = validation._compile.cache_info().currsize
+    for n in range(500):
+        assert not validation.known_action(f"MadeUp{n}")
+    assert validation._compile.cache_info().currsize == before
+    assert validation.known_action("Heartbeat")

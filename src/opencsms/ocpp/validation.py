@@ -36,11 +36,24 @@ _SCHEMA_PACKAGE = "ocpp.v16.schemas"
 
 
 @functools.cache
+def _schema_names() -> frozenset[str]:
+    """The schemas shipped, by name ("Heartbeat", "HeartbeatResponse", ...)."""
+    files = resources.files(_SCHEMA_PACKAGE).iterdir()
+    return frozenset(f.name.removesuffix(".json") for f in files if f.name.endswith(".json"))
+
+
 def _compiled(name: str) -> Validator | None:
-    try:
-        text = resources.files(_SCHEMA_PACKAGE).joinpath(f"{name}.json").read_text("utf-8")
-    except FileNotFoundError:
+    # Only names of shipped schemas reach the cache: action names come from
+    # stations, and caching every unknown one would let a station grow it
+    # without bound.
+    if name not in _schema_names():
         return None
+    return _compile(name)
+
+
+@functools.cache
+def _compile(name: str) -> Validator:
+    text = resources.files(_SCHEMA_PACKAGE).joinpath(f"{name}.json").read_text("utf-8")
     schema = json.loads(text)
     # The 1.6 schemas declare draft-04; the "format" keyword is asserted
     # (date-time), as the specification requires RFC 3339 timestamps.
