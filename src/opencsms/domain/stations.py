@@ -6,6 +6,7 @@ key is returned once, at registration, and never again.
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,7 +57,7 @@ class StationService:
         ``StationExists`` for a taken id.
         """
         clear = key if key is not None else keys.generate_key()
-        key_hash = keys.hash_key(keys.parse_key(clear), self._key_hash_cost)
+        key_hash = await self._hash(clear)
         station = Station(id=station_id, auth_key_hash=key_hash, registered_at=self._clock())
 
         async def work(repos: Repositories) -> None:
@@ -68,12 +69,18 @@ class StationService:
     async def set_key(self, station_id: str, key: str | None = None) -> str | None:
         """Replace a station's key; return the new clear key, None if unknown."""
         clear = key if key is not None else keys.generate_key()
-        key_hash = keys.hash_key(keys.parse_key(clear), self._key_hash_cost)
+        key_hash = await self._hash(clear)
 
         async def work(repos: Repositories) -> bool:
             return await repos.stations.set_auth_key_hash(station_id, key_hash)
 
         return clear if await self._uow.run(work) else None
+
+    async def _hash(self, clear: str) -> str:
+        """scrypt takes tens of milliseconds by design: in a thread, so the
+        event loop keeps serving stations while an operator registers one."""
+        octets = keys.parse_key(clear)  # InvalidKey at once, before the thread
+        return await asyncio.to_thread(keys.hash_key, octets, self._key_hash_cost)
 
     async def set_lenient(self, station_id: str, lenient: bool) -> bool:
         async def work(repos: Repositories) -> bool:
