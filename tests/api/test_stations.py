@@ -4,6 +4,8 @@ presence, detail with boot info and live connectors, remove; bad input is a
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from integration.stations import ocpp_station
@@ -148,6 +150,20 @@ async def test_remove(
     assert (await api_client.delete("/api/v1/stations/CP6")).status_code == 204
     assert await central.services.stations.get("CP6") is None
     assert (await api_client.delete("/api/v1/stations/CP6")).status_code == 404
+
+
+async def test_remove_closes_the_open_connection(
+    central: CentralSystem, api_client: httpx.AsyncClient
+) -> None:
+    key = await central.services.stations.register("CP8")
+    async with ocpp_station(central, "CP8", key) as station:
+        await station.call(_boot())
+        assert central.registry.get("CP8") is not None
+        assert (await api_client.delete("/api/v1/stations/CP8")).status_code == 204
+        async with asyncio.timeout(5):
+            await station._connection.wait_closed()
+        assert station._connection.close_code == 4001
+        assert central.registry.get("CP8") is None
 
 
 def _boot() -> object:

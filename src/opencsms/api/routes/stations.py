@@ -25,6 +25,10 @@ from opencsms.security.keys import InvalidKey
 
 router = APIRouter(tags=["stations"])
 
+UNREGISTERED = 4001
+"""Close code for the connection of a station just removed (4000-4999 are
+the application's; 4000 is "replaced by a newer connection")."""
+
 STATION_ID = r"^[A-Za-z0-9._:-]{1,48}$"
 """OCPP's chargeBoxIdentity is up to 48 characters and ends a URL path: keep
 it to characters that need no escaping there."""
@@ -217,8 +221,11 @@ async def remove_station(
     principal: Principal = Depends(require_admin),
     ctx: ApiContext = Depends(api_context),
 ) -> Response:
-    """Unregister the station: it can no longer log in. Its history
-    (transactions, meter values, commands) stays."""
+    """Unregister the station: its open connection is closed and it can no
+    longer log in. Its history (transactions, meter values, commands) stays."""
     if not await ctx.services.stations.remove(station_id):
         raise UnknownStation(station_id)
+    session = ctx.registry.get(station_id)
+    if session is not None:
+        await session.close(UNREGISTERED, "station unregistered")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
