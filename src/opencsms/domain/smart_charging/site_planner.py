@@ -1,0 +1,383 @@
+"""The joint planner for cars behind one shared site limit: an LP, with a greedy fallback.
+
+Cheapest-slot selection is optimal for one car but not for many sharing a
+cap (a cheap slot given to a flexible car may be the only slot a tight car
+has). So the site is one linear program (scipy ``linprog(method="highs")``,
+HiGHS is the best open LP solver scipy ships): ``x[c, t]`` kWh for car ``c`` in
+slot ``t``, ``0 <= x <= power_c * hours_t`` while the car is plugged in, the
+sum over cars ``<= cap_t * hours_t`` in every slot, and per car ``sum_t x +
+short_c = need_c``. Lexicographic phases make "no feasible deadline is
+missed" a hard priority, not a penalty weight: first the least total
+shortfall (skipped when every need can be met, the usual case), then each
+objective component in turn (money, then CO2 for ``price_then_co2``) with the
+earlier optima held.
+
+HiGHS gets a wall-clock ``time_limit``. When it runs out (or fails), the
+greedy fallback plans: cars by earliest departure each take their lightest
+slots within what the cap leaves, then a max-flow over the residual network
+(scipy ``maximum_flow``, integer Wh) moves energy so that the total delivered
+is the maximum possible — every need is met whenever the needs can be met
+together. The fallback's cost is not optimal; ``bench/planner.py`` prints how
+far from the LP it lands.
+
+Joint plans charge at constant power within a slot; the single-car rules
+(partial-slot placement, short-pause filling, continuous windows) apply to
+:func:`~opencsms.domain.smart_charging.planner.plan_car` only.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import linprog
+from scipy.sparse import coo_array, csr_array, vstack
+from scipy.sparse.csgraph import maximum_flow
+
+from opencsms.domain.smart_charging.planner import (
+    PRICE,
+    CarPlan,
+    ChargeRequest,
+    Objective,
+    Segment,
+    Slot,
+    build_slots,
+    finish_plan,
+)
+from opencsms.domain.smart_charging.rates import Rate, covered_until
+
+Method = Literal["lp", "greedy"]
+DEFAULT_TIME_LIMIT_S = 10.0
+_TOLERANCE = 1e-9
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class SitePlan:
+    """Plans for every car of the site, how they were found, and the slots used."""
+
+    plans: tuple[CarPlan, ...]
+    method: Method
+    reason: str
+    slots: tuple[Slot, ...]
+    cap_kw: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Problem:
+    """The LP's data. An *edge* is one car in one slot it can charge in."""
+
+    slots: list[Slot]
+    cap_kw: list[float]  # per slot, inf: uncapped
+    cars: list[tuple[int, int]]  # per car: its edges are ``range(first, last)``
+    deadlines: list[datetime]  # per car: the end of its planning window
+    edge_car: IntArray
+    edge_slot: IntArray
+    edge_max: FloatArray  # kWh the car can take in the slot
+    needs: FloatArray
+    weights: list[FloatArray]  # per objective component, per edge
+
+
+def plan_site(
+    requests: Sequence[ChargeRequest],
+    price: Sequence[Rate],
+    co2: Sequence[Rate] = (),
+    cap: Sequence[Rate] | None = None,
+    *,
+    objective: Objective = PRICE,
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+    method: Literal["auto", "greedy"] = "auto",
+) -> SitePlan:
+    """Joint plans for ``requests`` sharing the site ceiling ``cap`` (kW steps,
+    as :func:`~opencsms.domain.smart_charging.grid.effective_cap` gives; time it
+    does not cover is uncapped, None: no cap at all).
+
+    Preconditions: rates normalised; aware datetimes; positive powers. Each car
+    is planned from its plug-in to its departure, within the time the signals
+    the objective needs cover (energy beyond that is ``unplanned_kwh``).
+    ``method="greedy"`` skips the LP (benchmarks, and a forced fallback).
+    """
+    problem = _build(requests, price, co2, cap or (), objective)
+    energy: FloatArray | None = None
+    reason = "greedy requested"
+    chosen: Method = "greedy"
+    if method == "auto":
+        energy, reason = _solve_lp(problem, time.monotonic() + time_limit_s)
+        chosen = "lp" if energy is not None else "greedy"
+    if energy is None:
+        energy = _greedy(problem)
+    plans = []
+    for car, request in enumerate(requests):
+        first, last = problem.cars[car]
+        segments = [
+            Segment(
+                problem.slots[t].start,
+                problem.slots[t].end,
+                float(energy[e]) / problem.slots[t].hours,
+            )
+            for e, t in zip(range(first, last), problem.edge_slot[first:last], strict=True)
+            if energy[e] > 1e-9
+        ]
+        delivered = float(energy[first:last].sum())
+        coverable = float(problem.edge_max[first:last].sum())
+        reach = (
+            request.max_power_kw
+            * max(0.0, (request.departure - request.plug_in).total_seconds())
+            / 3600
+        )
+        unplanned = max(0.0, min(request.energy_kwh, reach) - coverable)
+        shortfall = max(0.0, request.energy_kwh - delivered - unplanned)
+        plans.append(
+            finish_plan(
+                request,
+                segments,
+                price,
+                co2,
+                request.plug_in,
+                shortfall=shortfall if shortfall > 1e-6 else 0.0,
+                unplanned=unplanned,
+                charge_now=False,
+            )
+        )
+    return SitePlan(tuple(plans), chosen, reason, tuple(problem.slots), tuple(problem.cap_kw))
+
+
+def _build(
+    requests: Sequence[ChargeRequest],
+    price: Sequence[Rate],
+    co2: Sequence[Rate],
+    cap: Sequence[Rate],
+    objective: Objective,
+) -> _Problem:
+    windows: list[tuple[datetime, datetime]] = []
+    for request in requests:
+        end = request.departure
+        if objective.needs_price:
+            end = min(end, covered_until(price, request.plug_in))
+        if objective.needs_co2:
+            end = min(end, covered_until(co2, request.plug_in))
+        windows.append((request.plug_in, max(request.plug_in, end)))
+    if not windows or all(a >= b for a, b in windows):
+        none = np.zeros(0, dtype=np.int64)
+        needs = np.array([r.energy_kwh for r in requests], dtype=np.float64)
+        deadlines = [b for _, b in windows]
+        return _Problem(
+            [],
+            [],
+            [(0, 0)] * len(requests),
+            deadlines,
+            none,
+            none,
+            np.zeros(0),
+            needs,
+            [np.zeros(0)],
+        )
+    start, end = min(a for a, _ in windows), max(b for _, b in windows)
+    cuts = [t for window in windows for t in window] + [
+        t for rate in cap for t in (rate.start, rate.end)
+    ]
+    slots = build_slots(price, co2, start, end, cuts)
+    caps = build_slots(cap, (), start, end, [slot.start for slot in slots])
+    cap_kw = [math.inf if c.price is None else c.price for c in caps]
+    starts = [slot.start for slot in slots]
+    cars: list[tuple[int, int]] = []
+    edge_car: list[int] = []
+    edge_slot: list[int] = []
+    edge_max: list[float] = []
+    for car, (request, (a, b)) in enumerate(zip(requests, windows, strict=True)):
+        first = len(edge_slot)
+        for t in range(_index(starts, a), _index(starts, b)):
+            edge_car.append(car)
+            edge_slot.append(t)
+            edge_max.append(request.max_power_kw * slots[t].hours)
+        cars.append((first, len(edge_slot)))
+    weight_rows = [objective.weight(slots[t].price, slots[t].co2) for t in edge_slot]
+    components = len(objective.weight(0.0, 0.0))
+    weights = [
+        np.array([row[k] for row in weight_rows], dtype=np.float64) for k in range(components)
+    ]
+    return _Problem(
+        slots,
+        cap_kw,
+        cars,
+        [b for _, b in windows],
+        np.array(edge_car, dtype=np.int64),
+        np.array(edge_slot, dtype=np.int64),
+        np.array(edge_max, dtype=np.float64),
+        np.array([r.energy_kwh for r in requests], dtype=np.float64),
+        weights,
+    )
+
+
+def _index(starts: list[datetime], moment: datetime) -> int:
+    return bisect.bisect_left(starts, moment)
+
+
+def _solve_lp(problem: _Problem, deadline: float) -> tuple[FloatArray | None, str]:
+    """Energy per edge from the lexicographic LPs, or None and why not."""
+    n_edges, n_cars = len(problem.edge_slot), len(problem.cars)
+    if n_edges == 0:
+        return np.zeros(0), "nothing to plan"
+    n_vars = n_edges + n_cars  # x per edge, then the shortfall per car
+    edges = np.arange(n_edges)
+    a_eq = csr_array(
+        coo_array(
+            (
+                np.ones(n_vars),
+                (
+                    np.concatenate([problem.edge_car, np.arange(n_cars)]),
+                    np.concatenate([edges, n_edges + np.arange(n_cars)]),
+                ),
+            ),
+            shape=(n_cars, n_vars),
+        )
+    )
+    capped = [t for t, c in enumerate(problem.cap_kw) if math.isfinite(c)]
+    row_of = {t: i for i, t in enumerate(capped)}
+    mask = np.array([int(t) in row_of for t in problem.edge_slot], dtype=bool)
+    cap_rows = np.array([row_of[int(t)] for t in problem.edge_slot[mask]], dtype=np.int64)
+    rows: list[Any] = [
+        csr_array(
+            coo_array(
+                (np.ones(len(cap_rows)), (cap_rows, edges[mask])), shape=(len(capped), n_vars)
+            )
+        )
+    ]
+    limits: list[FloatArray] = [
+        np.array([problem.cap_kw[t] * problem.slots[t].hours for t in capped])
+    ]
+    upper = np.concatenate([problem.edge_max, problem.needs])
+    no_short = upper.copy()
+    no_short[n_edges:] = 0.0
+    bounds = np.stack([np.zeros(n_vars), no_short], axis=1)
+    phases = [np.concatenate([w, np.zeros(n_cars)]) for w in problem.weights]
+    result = _linprog(phases[0], rows, limits, a_eq, problem.needs, bounds, deadline)
+    if result is not None and result.status == 2:  # some need cannot be met: least shortfall first
+        bounds = np.stack([np.zeros(n_vars), upper], axis=1)
+        least_short = np.concatenate([np.zeros(n_edges), np.ones(n_cars)])
+        least = _linprog(least_short, rows, limits, a_eq, problem.needs, bounds, deadline)
+        if least is None or least.status != 0:
+            return None, _why(least)
+        rows.append(csr_array(least_short.reshape(1, -1)))
+        limits.append(np.array([least.fun + _TOLERANCE * (1 + abs(least.fun))]))
+        result = _linprog(phases[0], rows, limits, a_eq, problem.needs, bounds, deadline)
+    for k in range(1, len(phases)):
+        if result is None or result.status != 0:
+            break
+        rows.append(csr_array(phases[k - 1].reshape(1, -1)))
+        limits.append(np.array([result.fun + _TOLERANCE * (1 + abs(result.fun))]))
+        result = _linprog(phases[k], rows, limits, a_eq, problem.needs, bounds, deadline)
+    if result is None or result.status != 0:
+        return None, _why(result)
+    return np.clip(np.asarray(result.x[:n_edges], dtype=np.float64), 0.0, None), "optimal"
+
+
+def _why(result: Any) -> str:
+    return "LP stopped: time limit" if result is None else f"LP stopped: {result.message}"
+
+
+def _linprog(
+    cost: FloatArray,
+    rows: list[Any],
+    limits: list[FloatArray],
+    a_eq: Any,
+    b_eq: FloatArray,
+    bounds: Any,
+    deadline: float,
+) -> Any:
+    """One HiGHS solve within what is left of the wall-clock budget (None: none left)."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        return None
+    a_ub: Any = vstack(rows, format="csr")
+    b_ub: FloatArray | None = np.concatenate(limits)
+    if a_ub.shape[0] == 0:
+        a_ub, b_ub = None, None
+    return linprog(
+        cost,
+        A_ub=a_ub,
+        b_ub=b_ub,
+        A_eq=a_eq,
+        b_eq=b_eq,
+        bounds=bounds,
+        method="highs",
+        options={"time_limit": remaining},
+    )
+
+
+def _greedy(problem: _Problem) -> FloatArray:
+    """Earliest departure first, lightest slots first (ties: the later), in
+    whole Wh; then a max-flow on the residual network tops up every car it can."""
+    n_edges, n_cars, n_slots = len(problem.edge_slot), len(problem.cars), len(problem.slots)
+    flow = np.zeros(n_edges, dtype=np.int64)
+    if n_edges == 0:
+        return flow.astype(np.float64)
+    edge_cap = np.floor(problem.edge_max * 1000 + 1e-6).astype(np.int64)
+    room = np.bincount(problem.edge_slot, weights=edge_cap, minlength=n_slots).astype(np.int64)
+    slot_left = np.array(
+        [
+            int(room[t])
+            if not math.isfinite(c)
+            else min(int(room[t]), math.floor(c * slot.hours * 1000 + 1e-6))
+            for t, (c, slot) in enumerate(zip(problem.cap_kw, problem.slots, strict=True))
+        ],
+        dtype=np.int64,
+    )
+    need = np.round(problem.needs * 1000).astype(np.int64)
+    for car in sorted(range(n_cars), key=lambda c: problem.deadlines[c]):
+        first, last = problem.cars[car]
+        remaining = int(need[car])
+        ranked = sorted(
+            range(first, last),
+            key=lambda e: (tuple(float(w[e]) for w in problem.weights), -int(problem.edge_slot[e])),
+        )
+        for e in ranked:
+            if remaining <= 0:
+                break
+            t = int(problem.edge_slot[e])
+            take = min(int(edge_cap[e]), int(slot_left[t]), remaining)
+            if take > 0:
+                flow[e] += take
+                slot_left[t] -= take
+                remaining -= take
+    delivered = np.bincount(problem.edge_car, weights=flow, minlength=n_cars).astype(np.int64)
+    if np.any(delivered < need):
+        flow += _augment(problem, flow, edge_cap, slot_left, need - delivered)
+    return flow.astype(np.float64) / 1000
+
+
+def _augment(
+    problem: _Problem, flow: IntArray, edge_cap: IntArray, slot_left: IntArray, need_left: IntArray
+) -> IntArray:
+    """Extra flow per edge from a max-flow on the residual network of ``flow``:
+    source → car (need left), car ⇄ slot (room left, and flow that can be
+    moved elsewhere), slot ⇄ sink (cap left, and use that can be given back).
+    Augmenting a feasible flow to a maximum one keeps most of what the greedy
+    chose and reaches the largest total any plan can deliver."""
+    n_cars, n_slots = len(problem.cars), len(problem.slots)
+    source, sink = 0, 1 + n_cars + n_slots
+    car_node = 1 + problem.edge_car
+    slot_node = 1 + n_cars + problem.edge_slot
+    slot_nodes = 1 + n_cars + np.arange(n_slots)
+    used = np.bincount(problem.edge_slot, weights=flow, minlength=n_slots).astype(np.int64)
+    rows = np.concatenate(
+        [np.zeros(n_cars, dtype=np.int64), car_node, slot_node, slot_nodes, np.full(n_slots, sink)]
+    )
+    cols = np.concatenate(
+        [1 + np.arange(n_cars), slot_node, car_node, np.full(n_slots, sink), slot_nodes]
+    )
+    caps = np.concatenate([np.maximum(need_left, 0), edge_cap - flow, flow, slot_left, used])
+    keep = caps > 0
+    graph = csr_array(
+        (caps[keep].astype(np.int32), (rows[keep], cols[keep])), shape=(sink + 1, sink + 1)
+    )
+    net = maximum_flow(graph, source, sink).flow.tocsr()
+    return np.asarray(net[car_node, slot_node], dtype=np.int64).ravel()
