@@ -23,6 +23,7 @@ from opencsms.app import CentralSystem, Services
 from opencsms.cli.apikeys import apikeys_app
 from opencsms.cli.operate import commands_app, stations_app, tags_app, transactions_app
 from opencsms.cli.options import DatabaseUrl, DataDir
+from opencsms.cli.plan import plan
 from opencsms.config import Settings
 from opencsms.simulator.cli import simulate
 
@@ -35,6 +36,7 @@ app.add_typer(transactions_app, name="transactions")
 app.add_typer(commands_app, name="commands")
 app.add_typer(apikeys_app, name="apikeys")
 app.command("simulate")(simulate)
+app.command("plan")(plan)
 
 console = Console()
 errors = Console(stderr=True)
