@@ -67,13 +67,13 @@ def parse_csv_rates(
             raise SignalFormatError(source, line, f"expected {len(header)} cells, got {len(row)}")
         start = parse_time(row[0], source, f"{line} start")
         end = parse_time(row[1], source, f"{line} end")
-        value = parse_number(row[2], source, f"{line} value")
         canonical, divisor = canonical_unit(
             row[3] if has_unit else str(unit), source, f"{line} unit"
         )
+        value = parse_number(row[2], source, f"{line} value", divisor)
         if end <= start:
             raise SignalFormatError(source, f"{line} end", "not after start")
         if rates and start < rates[-1].end:
             raise SignalFormatError(source, f"{line} start", "before the previous row ends")
-        rates.append(Rate(start, end, value / divisor, canonical))
+        rates.append(Rate(start, end, value, canonical))
     return finish(rates, source)

@@ -112,7 +112,7 @@ def _period_rates(
                 source, f"{at}/position", f"beyond the {slots} slots of the period"
             )
         prices[position] = parse_number(
-            _text(point, "price.amount", source, at), source, f"{at}/price.amount"
+            _text(point, "price.amount", source, at), source, f"{at}/price.amount", divisor
         )
         last = position
     if 1 not in prices:
@@ -127,7 +127,7 @@ def _period_rates(
                 source, where, f"position {position} missing in an {curve} curve"
             )
         slot_start: datetime = start + (position - 1) * step
-        rates.append(Rate(slot_start, slot_start + step, price / divisor, unit))
+        rates.append(Rate(slot_start, slot_start + step, price, unit))
     return step, rates
 
 

@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from opencsms.domain.smart_charging.rates import Rate, RateError, normalise
@@ -70,15 +71,17 @@ def as_number(value: Any, source: str, where: str) -> float:
     return float(value)
 
 
-def parse_number(text: str, source: str, where: str) -> float:
-    """A finite number written as text (CSV cells, XML element text)."""
+def parse_number(text: str, source: str, where: str, divisor: float = 1.0) -> float:
+    """A finite number written as text (CSV cells, XML element text), divided
+    by ``divisor`` in decimal so that ``-9.95`` EUR/MWh is exactly the float
+    nearest -0.00995 EUR/kWh (binary division would be one ulp off)."""
     try:
-        value = float(text.strip())
-    except ValueError:
+        value = Decimal(text.strip())
+    except InvalidOperation:
         raise SignalFormatError(source, where, f"not a number: {text!r}") from None
-    if not math.isfinite(value):
+    if not value.is_finite():
         raise SignalFormatError(source, where, f"not a finite number: {text!r}")
-    return value
+    return float(value / Decimal(divisor)) if divisor != 1.0 else float(value)
 
 
 def parse_time(value: Any, source: str, where: str) -> datetime:
@@ -123,8 +126,7 @@ def parse_duration(value: Any, source: str, where: str) -> timedelta:
 
 # Accepted units and how they map to the canonical ones rates carry:
 # ``(canonical unit, divisor)`` so that ``canonical value = value / divisor``
-# (a divisor, not a factor of 0.001: -9.95 / 1000 is -0.00995, while
-# -9.95 * 0.001 is -0.009949999999999999).
+# (see :func:`parse_number` for why the division is decimal).
 UNITS: dict[str, tuple[str, float]] = {
     "p/kWh": ("p/kWh", 1.0),
     "GBP/kWh": ("GBP/kWh", 1.0),
