@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +17,8 @@ def t(text: str) -> datetime:
 def document(*series: str, doc_type: str = "A44") -> str:
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<Publication_MarketDocument xmlns="urn:iec62325.351:tc57wg16:451-3:publicationdocument:7:0">'
+        '<Publication_MarketDocument xmlns="urn:iec62325.351:tc57wg16:451-3:'
+        'publicationdocument:7:0">'
         f"<type>{doc_type}</type>{''.join(series)}</Publication_MarketDocument>"
     )
 
@@ -25,7 +27,7 @@ def series(
     start: str,
     end: str,
     resolution: str,
-    prices: dict[int, float],
+    prices: dict[int, float] | dict[int, str],
     curve: str = "A03",
     unit: str = "MWH",
 ) -> str:
@@ -62,7 +64,7 @@ def test_golden_spring_forward_day_23_hours_with_a03_gaps() -> None:
     assert (rates[14].start, rates[14].value) == (t("2024-03-31T13:00"), -0.00995)
     assert rates[13].value == -0.00995
     assert min(r.value for r in rates) == -0.00995
-    assert all(a.end == b.start for a, b in zip(rates, rates[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(rates))
 
 
 def test_fall_back_day_has_25_hours() -> None:
@@ -144,7 +146,7 @@ def test_several_days_join() -> None:
         (
             document(series("2024-01-14T23:00Z", "2024-01-15T23:00Z", "PT60M", {1: "abc"})),
             "Point[1]/price.amount",
-        ),  # type: ignore[dict-item]
+        ),
         (
             document(series("2024-01-14T23:00Z", "2024-01-15T23:10Z", "PT60M", {1: 1.0})),
             "does not divide",
@@ -175,7 +177,8 @@ def test_bad_documents_raise(text: str, message: str) -> None:
 
 def test_acknowledgement_document_says_why() -> None:
     text = (
-        '<Acknowledgement_MarketDocument xmlns="urn:iec62325.351:tc57wg16:451-1:acknowledgementdocument:7:0">'
+        '<Acknowledgement_MarketDocument xmlns="urn:iec62325.351:tc57wg16:451-1:'
+        'acknowledgementdocument:7:0">'
         "<Reason><code>999</code><text>No matching data found for Data item Day-ahead Prices</text>"
         "</Reason></Acknowledgement_MarketDocument>"
     )

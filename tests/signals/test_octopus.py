@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime
 
@@ -50,7 +51,7 @@ def test_golden_two_pages_newest_first() -> None:
     negative = [r for r in rates if r.value < 0]
     assert [(n.start, n.value) for n in negative] == [(t("2024-01-15T02:00"), -2.10)]
     # gapless half-hours, sorted
-    assert all(a.end == b.start for a, b in zip(rates, rates[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(rates))
 
 
 def test_pages_in_any_order_and_as_one_list_file() -> None:
