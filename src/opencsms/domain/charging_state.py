@@ -61,7 +61,7 @@ def _number(sample: SampledValue) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _scaled(sample: SampledValue, base: str, kilo: str) -> float | None:
+def scaled(sample: SampledValue, base: str, kilo: str) -> float | None:
     """The sample in ``base`` units (Wh, W), or None for an unknown unit."""
     value = _number(sample)
     if value is None:
@@ -82,7 +82,7 @@ def energy_wh(transaction: Transaction, samples: Sequence[StoredMeterValue]) -> 
         sample = stored.sample
         if sample.measurand != ENERGY or sample.phase is not None:
             continue
-        register = _scaled(sample, "Wh", "kWh")
+        register = scaled(sample, "Wh", "kWh")
         if register is not None:
             delivered = register - transaction.meter_start
             return delivered if delivered >= 0 else None
@@ -109,7 +109,7 @@ def power_w(transaction: Transaction, samples: Sequence[StoredMeterValue]) -> fl
         return 0.0
     readings = _latest(samples, POWER)
     if readings:
-        values = [(s.sample.phase, _scaled(s.sample, "W", "kW")) for s in readings]
+        values = [(s.sample.phase, scaled(s.sample, "W", "kW")) for s in readings]
         total = [v for phase, v in values if phase is None and v is not None]
         if total:
             return total[-1]

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from opencsms.domain.charging_state import ENERGY
+from opencsms.domain.charging_state import ENERGY, scaled
 from opencsms.domain.model import SampledValue, StoredMeterValue, Transaction
 from opencsms.domain.smart_charging.rates import Rate
 
@@ -94,20 +94,7 @@ _OUTLET = (None, "Outlet")
 
 def _register_wh(sample: SampledValue) -> float | None:
     """The sample in Wh; None when it is not a number in Wh or kWh."""
-    if sample.format == "SignedData":
-        return None
-    try:
-        value = float(sample.value)
-    except ValueError:
-        return None
-    if not math.isfinite(value):
-        return None
-    unit = sample.unit or "Wh"
-    if unit == "Wh":
-        return value
-    if unit == "kWh":
-        return value * 1000.0
-    return None
+    return scaled(sample, "Wh", "kWh")
 
 
 def _readings(
