@@ -139,6 +139,6 @@ async def test_local_cli_queues_a_command_the_server_delivers_on_connect(
             if c.action == "ChangeConfiguration" and c.payload["value"] == "30"
         ]
         assert command.state is CommandState.ANSWERED
-        assert command.requested_by.endswith("cli@local")
+        assert command.requested_by == "cli:local"
     finally:
         await station.close()

@@ -36,16 +36,18 @@ _bearer = HTTPBearer(
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the API key behind the request."""
+    """Who is calling: the API key behind the request (or, for the CLI
+    working in-process on the local database, ``kind="cli"``)."""
 
     key_id: str
     name: str
     role: ApiRole
+    kind: str = "apikey"
 
     @property
     def label(self) -> str:
         """How this caller appears in audit records (``Command.requested_by``)."""
-        return f"apikey:{self.name}"
+        return f"{self.kind}:{self.name}"
 
     @property
     def is_admin(self) -> bool:

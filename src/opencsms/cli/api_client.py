@@ -36,7 +36,7 @@ from opencsms.domain.model import ApiRole
 from opencsms.metrics import Metrics
 from opencsms.stations.registry import SessionRegistry
 
-LOCAL_PRINCIPAL = Principal(key_id="local", name="cli@local", role=ApiRole.ADMIN)
+LOCAL_PRINCIPAL = Principal(key_id="local", name="local", role=ApiRole.ADMIN, kind="cli")
 """Who the audit trail names for commands made in-process."""
 
 
