@@ -77,3 +77,13 @@ def test_clear_filters_and_transaction_end() -> None:
     assert [i.profile.id for i in store.installed] == [1]
     assert store.clear()
     assert store.installed == []
+
+
+def test_ignore_rules_answer_accepted_but_install_nothing() -> None:
+    store = ProfileStore(ignores=[lambda _c, p: "ignored" if p.stack_level > 0 else None])
+    assert store.install(1, make(1, stack=1), active_transaction=None, limits=LIMITS) is None
+    assert store.installed == [] and [p.id for p in store.ignored] == [1]
+    assert store.install(1, make(1, stack=0), active_transaction=None, limits=LIMITS) is None
+    assert [i.profile.id for i in store.installed] == [1]
+    # a real rejection still wins over an ignore rule
+    assert store.install(1, make(2, stack=4), active_transaction=None, limits=LIMITS)

@@ -42,3 +42,14 @@ def test_scenario_reads_configuration_quirks() -> None:
     [model] = scenario.models
     assert model.quirks.reboot_required_keys == {"MeterValueSampleInterval"}
     assert model.quirks.unsupported_measurands == {"Power.Active.Import"}
+
+
+def test_scenario_reads_the_accepted_but_not_applied_quirk() -> None:
+    scenario = parse(
+        """
+        models:
+          - quirks: {ignore_profiles_above_stack_level_0: true}
+        """
+    )
+    assert scenario.models[0].quirks.ignore_profiles_above_stack_level_0
+    assert len(scenario.models[0].quirks.profile_ignores()) == 1

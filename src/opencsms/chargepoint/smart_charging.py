@@ -151,6 +151,11 @@ ProfileCheck = Callable[[int, ChargingProfile], str | None]
 class ProfileStore:
     installed: list[InstalledProfile] = field(default_factory=list)
     checks: list[ProfileCheck] = field(default_factory=list)
+    ignores: list[ProfileCheck] = field(default_factory=list)
+    """Vendor quirks of the worst kind: a profile one of these names is answered
+    Accepted but silently dropped (only GetCompositeSchedule or the meter shows it)."""
+    ignored: list[ChargingProfile] = field(default_factory=list)
+    """The profiles dropped that way, newest last (for tests and the journal)."""
 
     def install(
         self,
@@ -168,6 +173,9 @@ class ProfileStore:
         reason = self._rejection(connector_id, profile, active_transaction, limits)
         if reason is not None:
             return reason
+        if any(ignore(connector_id, profile) is not None for ignore in self.ignores):
+            self.ignored.append(profile)
+            return None
         kept = [
             i
             for i in self.installed

@@ -1,7 +1,10 @@
 """Fault and quirk modes real fleets have, selectable per simulated station.
 
 Smart-charging quirks become extra acceptance rules of the profile store
-(SetChargingProfile answers Rejected); link quirks (duplicates, slow or
+(SetChargingProfile answers Rejected) or, worse, rules under which it answers
+Accepted and drops the profile (``ignore_profiles_above_stack_level_0``: the
+"Accepted but not applied" charger a central system must catch by checking
+GetCompositeSchedule and the meter); link quirks (duplicates, slow or
 missing replies) live in :class:`~opencsms.simulator.journal.JournalTransport`;
 the "first non-zero limit after a 0 A pause is ignored" quirk lives in the
 simulated pilot. Faults (Faulted with an error code, dropped connections)
@@ -28,6 +31,8 @@ class Quirks:
     required_kind: str | None = None
     """"Absolute" or "Relative": rejects profiles of any other kind."""
     tx_profile_needs_transaction_id: bool = False
+    ignore_profiles_above_stack_level_0: bool = False
+    """Answers Accepted to a profile with stack level > 0 but never installs it."""
     ignore_first_limit_after_pause: bool = False
     duplicate_calls: bool = False
     """Every CALL it sends goes out twice with the same message id."""
@@ -77,6 +82,13 @@ class Quirks:
         if self.tx_profile_needs_transaction_id:
             checks.append(_needs_transaction_id)
         return checks
+
+    def profile_ignores(self) -> list[ProfileCheck]:
+        """Rules under which an Accepted profile is dropped instead of installed."""
+        ignores: list[ProfileCheck] = []
+        if self.ignore_profiles_above_stack_level_0:
+            ignores.append(lambda _c, p: "stack level above 0" if p.stack_level > 0 else None)
+        return ignores
 
 
 def _needs_transaction_id(_connector: int, profile: ChargingProfile) -> str | None:

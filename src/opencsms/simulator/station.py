@@ -105,7 +105,9 @@ class SimulatedStation:
             hardware,
             clock=self.clock,
             config=ConfigurationStore(values, self.quirks.config_specs()),
-            profiles=ProfileStore(checks=self.quirks.profile_checks()),
+            profiles=ProfileStore(
+                checks=self.quirks.profile_checks(), ignores=self.quirks.profile_ignores()
+            ),
         )
         self.cp.boot_every_connect = self.quirks.boot_on_reconnect
         self.cp.world_timer_prefixes = ("ev:",)  # the car keeps its own schedule
