@@ -96,6 +96,34 @@ class Settings(BaseSettings):
     reservation_sweep_interval: float = Field(
         30.0, description="Seconds between sweeps marking reservations past expiry expired."
     )
+    smart_charging: bool = Field(
+        True, description="Plan sessions and push charging profiles (off: commands only)."
+    )
+    smart_charging_interval: float = Field(
+        60.0,
+        description="Seconds between smart-charging sweeps: drift and draw checks, "
+        "re-sending cut schedules, verifying profiles.",
+    )
+    smart_charging_default_need_kwh: float = Field(
+        20.0, description="Energy planned for a session until its need is set (kWh)."
+    )
+    smart_charging_default_dwell_hours: float = Field(
+        12.0, description="Departure assumed for a session until its need is set (hours)."
+    )
+    smart_charging_default_power_kw: float = Field(
+        7.4, description="A car's power when neither its need nor metering tells (kW)."
+    )
+    smart_charging_offline_limit_kw: float | None = Field(
+        None,
+        description="TxDefaultProfile for a station outside any capped site, so it stays "
+        "bounded offline (kW; unset: none). Site members get their share of the cap.",
+    )
+    smart_charging_drift: float = Field(
+        0.10, description="Re-plan when metered energy drifts from the plan by this share."
+    )
+    smart_charging_verify_timeout: float = Field(
+        30.0, description="Seconds a GetCompositeSchedule check of a new profile may take."
+    )
     handshake_timeout: float = Field(
         60.0,
         description="Seconds a station has to finish TLS and the HTTP upgrade. Generous: "

@@ -43,6 +43,7 @@ from opencsms.domain.model import (
 )
 from opencsms.domain.ports import Repositories, StationExists
 from opencsms.storage.api_key_repository import SqlApiKeyRepository
+from opencsms.storage.charging_repository import SqlChargingRepository
 from opencsms.storage.command_repository import SqlCommandRepository
 from opencsms.storage.configuration_repository import SqlConfigurationRepository
 from opencsms.storage.job_repositories import SqlDiagnosticsRepository, SqlFirmwareRepository
@@ -58,6 +59,7 @@ from opencsms.storage.rows import (
     station_from_row,
     stored_meter_value_from_row,
 )
+from opencsms.storage.smart_charging_repository import SqlSignalRepository, SqlSiteRepository
 from opencsms.storage.tables import (
     connector_status,
     id_tags,
@@ -339,6 +341,9 @@ def repositories(conn: Executor, pending: PendingRows | None = None) -> Reposito
         diagnostics=SqlDiagnosticsRepository(conn),
         api_keys=SqlApiKeyRepository(conn),
         webhooks=SqlWebhookRepository(conn),
+        signals=SqlSignalRepository(conn),
+        sites=SqlSiteRepository(conn),
+        charging=SqlChargingRepository(conn),
     )
 
 

@@ -33,6 +33,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Enum,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -425,4 +426,133 @@ webhook_deliveries = Table(
     Column("delivered_at", UtcDateTime),
     Index(None, "state", "next_attempt_at"),
     Index(None, "webhook_id", "created_at"),
+)
+
+
+# -- live smart charging: signals, sites, needs, plans, profiles (migration 0003)
+
+signal_rates = Table(
+    "signal_rates",
+    metadata,
+    Column("series", String(100), nullable=False),
+    Column("start_at", UtcDateTime, nullable=False),
+    Column("end_at", UtcDateTime, nullable=False),
+    Column("value", Float, nullable=False),
+    Column("unit", String(50), nullable=False),
+    PrimaryKeyConstraint("series", "start_at"),
+)
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("site_id", String(255), primary_key=True),
+    Column("name", String(255), nullable=False),
+    # limit_value IS NULL means "no shared cap"; the other limit_* are then NULL too.
+    Column("limit_value", Float),
+    Column("limit_unit", String(10)),
+    Column("limit_phases", Integer),
+    Column("limit_voltage", Float),
+    Column("price_series", String(100), nullable=False),
+    Column("co2_series", String(100), nullable=False),
+    Column("objective_mode", String(20), nullable=False),
+    Column("objective_lam", Float, nullable=False),
+)
+
+site_members = Table(
+    "site_members",
+    metadata,
+    Column("station_id", String(255), primary_key=True),
+    Column("site_id", String(255), nullable=False),
+    Index(None, "site_id"),
+)
+
+flex_events = Table(
+    "flex_events",
+    metadata,
+    Column("site_id", String(255), nullable=False),
+    Column("event_id", String(255), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("modification_number", Integer, nullable=False),
+    Column("cancelled", Boolean, nullable=False),
+    Column("unit", String(50)),
+    Column("intervals", PAYLOAD_JSON, nullable=False),  # [{start, end, value}], ISO UTC
+    Column("received_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("site_id", "event_id"),
+)
+
+charging_needs = Table(
+    "charging_needs",
+    metadata,
+    Column("transaction_id", Integer, primary_key=True, autoincrement=False),
+    Column("energy_kwh", Float, nullable=False),
+    Column("departure", UtcDateTime, nullable=False),
+    Column("set_by", String(255), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("max_power_kw", Float),
+    Column("precondition_minutes", Integer, nullable=False),
+    Column("continuous", Boolean, nullable=False),
+)
+
+charging_modes = Table(
+    "charging_modes",
+    metadata,
+    Column("station_id", String(255), primary_key=True),
+    Column("mode", String(10), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+charging_plans = Table(
+    "charging_plans",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("transaction_id", Integer, nullable=False),
+    Column("station_id", String(255), nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("method", String(20), nullable=False),
+    Column("segments", PAYLOAD_JSON, nullable=False),  # [{start, end, power_kw}], ISO UTC
+    Column("need_kwh", Float, nullable=False),
+    Column("shortfall_kwh", Float, nullable=False),
+    Column("unplanned_kwh", Float, nullable=False),
+    Column("charge_now", Boolean, nullable=False),
+    Column("cost", Float),
+    Column("co2_g", Float),
+    Column("baseline_cost", Float),
+    Column("baseline_co2_g", Float),
+    Column("notes", PAYLOAD_JSON, nullable=False),
+    Index(None, "transaction_id", "id"),
+)
+
+charging_profiles = Table(
+    "charging_profiles",
+    metadata,
+    Column("station_id", String(255), nullable=False),
+    Column("connector_id", Integer, nullable=False),
+    Column("purpose", String(30), nullable=False),
+    Column("profile_id", Integer, nullable=False),
+    Column("payload", PAYLOAD_JSON, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("step", String(30), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("transaction_id", Integer),
+    Column("resend_at", UtcDateTime),
+    Column("detail", Text),
+    PrimaryKeyConstraint("station_id", "connector_id", "purpose"),
+    Index(None, "resend_at"),
+)
+
+learned_profile_options = Table(
+    "learned_profile_options",
+    metadata,
+    Column("vendor", String(255), nullable=False),
+    Column("model", String(255), nullable=False),
+    Column("stack_level_0", Boolean, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("unit", String(5)),
+    Column("learned_at", UtcDateTime),
+    Column("detail", Text),
+    PrimaryKeyConstraint("vendor", "model"),
 )
