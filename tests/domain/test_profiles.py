@@ -1,0 +1,372 @@
+"""Plans as OCPP profiles: golden payloads, the issue-5 rules, escalation options,
+and the property that a profile never allows more than the plan."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from opencsms.domain.provisioning import Capabilities
+from opencsms.domain.smart_charging.planner import Segment
+from opencsms.domain.smart_charging.profiles import (
+    ESCALATION,
+    FOREVER,
+    RESEND_LEAD,
+    ProfileOptions,
+    default_profile,
+    limit_at,
+    next_step,
+    off_profile,
+    options_for,
+    options_for_step,
+    profile_id,
+    station_cap_profile,
+    steps_of,
+    tx_profile,
+)
+from opencsms.domain.smart_charging.rates import Rate
+from opencsms.domain.smart_charging.records import ConnectorTarget, LearnedProfileOptions
+
+NOW = datetime(2030, 1, 1, 12, 0, 0, 400_000, tzinfo=UTC)
+T0 = NOW.replace(microsecond=0)
+TX_START = datetime(2030, 1, 1, 11, 30, tzinfo=UTC)
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def target(*segments: tuple[float, float, float], after_kw: float | None = None) -> ConnectorTarget:
+    return ConnectorTarget(
+        connector_id=1,
+        transaction_id=77,
+        transaction_started_at=TX_START,
+        segments=tuple(Segment(at(a), at(b), kw) for a, b, kw in segments),
+        after_kw=after_kw,
+    )
+
+
+def periods(payload: dict[str, object]) -> list[dict[str, object]]:
+    schedule = payload["chargingSchedule"]
+    assert isinstance(schedule, dict)
+    result = schedule["chargingSchedulePeriod"]
+    assert isinstance(result, list)
+    return result
+
+
+# -- golden payloads -----------------------------------------------------------
+
+
+def test_tx_profile_golden_payload() -> None:
+    """11.04 kW = 16 A on 3 × 230 V; a gap is 0; after the plan 0; one decimal, rounded down."""
+    built = tx_profile(target((0, 30, 11.04), (60, 90, 7.0)), now=NOW, options=ProfileOptions())
+    assert built.payload == {
+        "chargingProfileId": 9301,
+        "stackLevel": 1,
+        "chargingProfilePurpose": "TxProfile",
+        "chargingProfileKind": "Absolute",
+        "transactionId": 77,
+        "chargingSchedule": {
+            "chargingRateUnit": "A",
+            "startSchedule": "2030-01-01T12:00:00Z",
+            "chargingSchedulePeriod": [
+                {"startPeriod": 0, "limit": 16.0},
+                {"startPeriod": 1800, "limit": 0.0},
+                {"startPeriod": 3600, "limit": 10.1},  # 7000 / 690 = 10.144...
+                {"startPeriod": 5400, "limit": 0.0},
+            ],
+        },
+    }
+    assert built.request == {"connectorId": 1, "csChargingProfiles": built.payload}
+    assert built.resend_at is None
+    assert [(r.start, round(r.value, 3)) for r in built.limits_kw] == [
+        (at(0), 11.04), (at(30), 0.0), (at(60), 6.969), (at(90), 0.0),
+    ]  # fmt: skip
+    assert built.limits_kw[-1].end == at(90) + FOREVER
+
+
+def test_start_schedule_is_now_truncated_never_in_the_future() -> None:
+    built = tx_profile(target((-30, 30, 11.0)), now=NOW, options=ProfileOptions())
+    schedule = built.payload["chargingSchedule"]
+    assert isinstance(schedule, dict)
+    assert schedule["startSchedule"] == "2030-01-01T12:00:00Z"
+    assert periods(built.payload)[0]["startPeriod"] == 0
+    # a plan that starts later begins with a 0 period at 0
+    later = tx_profile(target((30, 60, 11.0)), now=NOW, options=ProfileOptions())
+    assert periods(later.payload) == [
+        {"startPeriod": 0, "limit": 0.0},
+        {"startPeriod": 1800, "limit": 15.9},  # 11000 / 690 = 15.94 -> down
+        {"startPeriod": 3600, "limit": 0.0},
+    ]
+
+
+def test_adjacent_equal_periods_merge_after_rounding() -> None:
+    built = tx_profile(
+        target((0, 10, 11.04), (10, 20, 11.05), (20, 30, 4.0)), now=NOW, options=ProfileOptions()
+    )
+    # 11.04 and 11.05 kW are both 16.0 A; 4 kW = 5.8 A -> 0
+    assert periods(built.payload) == [
+        {"startPeriod": 0, "limit": 16.0},
+        {"startPeriod": 1200, "limit": 0.0},
+    ]
+
+
+def test_after_kw_holds_past_the_plan() -> None:
+    built = tx_profile(target((0, 30, 11.04), after_kw=4.14), now=NOW, options=ProfileOptions())
+    assert periods(built.payload) == [
+        {"startPeriod": 0, "limit": 16.0},
+        {"startPeriod": 1800, "limit": 6.0},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kw", "amps"),
+    [(0.0, 0.0), (0.5, 0.0), (4.139, 0.0), (4.14, 6.0), (4.2, 6.0), (22.08, 32.0), (-1.0, 0.0)],
+)
+def test_limits_under_6_amps_become_0(kw: float, amps: float) -> None:
+    built = default_profile(kw, now=NOW, options=ProfileOptions())
+    assert periods(built.payload) == [{"startPeriod": 0, "limit": amps}]
+
+
+def test_watts_with_the_same_6_amp_floor() -> None:
+    options = ProfileOptions(unit="W")
+    assert periods(default_profile(4.0, now=NOW, options=options).payload) == [
+        {"startPeriod": 0, "limit": 0.0}
+    ]
+    assert periods(default_profile(7.36789, now=NOW, options=options).payload) == [
+        {"startPeriod": 0, "limit": 7367.8}
+    ]
+    single_phase = ProfileOptions(unit="W", phases=1)
+    assert periods(default_profile(1.5, now=NOW, options=single_phase).payload) == [
+        {"startPeriod": 0, "limit": 1500.0}  # 1380 W is 6 A on one phase
+    ]
+
+
+def test_single_phase_amps_name_their_phases() -> None:
+    built = default_profile(3.68, now=NOW, options=ProfileOptions(phases=1))
+    assert periods(built.payload) == [{"startPeriod": 0, "limit": 16.0, "numberPhases": 1}]
+
+
+def test_truncation_keeps_the_smallest_cut_limit_and_sets_resend_at() -> None:
+    plan = target((0, 15, 11.04), (15, 30, 7.0), (30, 45, 11.04), (45, 60, 8.28))
+    built = tx_profile(plan, now=NOW, options=ProfileOptions(max_periods=3))
+    assert periods(built.payload) == [
+        {"startPeriod": 0, "limit": 16.0},
+        {"startPeriod": 900, "limit": 10.1},
+        {"startPeriod": 1800, "limit": 0.0},  # min of 16, 12, 0 that were cut
+    ]
+    assert built.resend_at == at(30) - RESEND_LEAD
+    untouched = tx_profile(plan, now=NOW, options=ProfileOptions(max_periods=5))
+    assert len(periods(untouched.payload)) == 5
+    assert untouched.resend_at is None
+
+
+def test_truncation_to_one_period() -> None:
+    plan = target((0, 15, 11.04), (15, 30, 7.0), after_kw=11.04)
+    built = tx_profile(plan, now=NOW, options=ProfileOptions(max_periods=1))
+    assert periods(built.payload) == [{"startPeriod": 0, "limit": 10.1}]
+    assert built.resend_at == at(15) - RESEND_LEAD
+
+
+def test_station_cap_off_and_default_profiles() -> None:
+    options = ProfileOptions()
+    cap = station_cap_profile(
+        [Rate(at(0), at(60), 22.08, "kW"), Rate(at(60), at(120), 11.04, "kW")],
+        now=NOW,
+        options=options,
+    )
+    assert cap.payload["chargingProfilePurpose"] == "ChargePointMaxProfile"
+    assert cap.connector_id == 0 and cap.stack_level == 1
+    assert periods(cap.payload) == [
+        {"startPeriod": 0, "limit": 32.0},
+        {"startPeriod": 3600, "limit": 16.0},
+    ]
+    off = off_profile(now=NOW, options=options)
+    assert off.profile_id == cap.profile_id == profile_id("ChargePointMaxProfile", 0)
+    assert periods(off.payload) == [{"startPeriod": 0, "limit": 0.0}]
+    default = default_profile(7.0, now=NOW, options=options)
+    assert default.payload["chargingProfilePurpose"] == "TxDefaultProfile"
+    assert default.stack_level == 0 and default.connector_id == 0
+    assert "transactionId" not in default.payload
+
+
+def test_profile_ids_are_stable_and_distinct() -> None:
+    ids = {
+        profile_id(purpose, connector)
+        for purpose in ("TxDefaultProfile", "TxProfile", "ChargePointMaxProfile")
+        for connector in range(4)
+    }
+    assert len(ids) == 12
+    assert profile_id("TxProfile", 2) == profile_id("TxProfile", 2)
+
+
+def test_stack_levels() -> None:
+    plan = target((0, 30, 11.04))
+    assert tx_profile(plan, now=NOW, options=ProfileOptions()).stack_level == 1
+    assert tx_profile(plan, now=NOW, options=ProfileOptions(max_stack_level=0)).stack_level == 0
+    level0 = tx_profile(plan, now=NOW, options=ProfileOptions(stack_level_0=True))
+    assert level0.stack_level == 0 and level0.payload["stackLevel"] == 0
+    assert default_profile(7.0, now=NOW, options=ProfileOptions()).stack_level == 0
+
+
+def test_relative_tx_profile_counts_from_the_transaction_start() -> None:
+    built = tx_profile(
+        target((0, 30, 11.04), (60, 90, 7.0)), now=NOW, options=ProfileOptions(kind="Relative")
+    )
+    schedule = built.payload["chargingSchedule"]
+    assert isinstance(schedule, dict)
+    assert "startSchedule" not in schedule
+    # the transaction started 30 min before now
+    assert periods(built.payload) == [
+        {"startPeriod": 0, "limit": 16.0},
+        {"startPeriod": 3600, "limit": 0.0},
+        {"startPeriod": 5400, "limit": 10.1},
+        {"startPeriod": 7200, "limit": 0.0},
+    ]
+    assert built.limits_kw[1].start == at(30)
+
+
+def test_relative_cap_sends_only_the_limit_in_force_and_resends() -> None:
+    cap = station_cap_profile(
+        [Rate(at(0), at(60), 22.08, "kW"), Rate(at(60), at(120), 11.04, "kW")],
+        now=NOW,
+        options=ProfileOptions(kind="Relative"),
+    )
+    assert periods(cap.payload) == [{"startPeriod": 0, "limit": 32.0}]
+    assert cap.resend_at == at(60) - RESEND_LEAD
+
+
+def test_steps_of_reads_back_what_was_built() -> None:
+    for options in (ProfileOptions(), ProfileOptions(kind="Relative"), ProfileOptions(unit="W")):
+        built = tx_profile(target((0, 30, 11.04), (60, 90, 7.0)), now=NOW, options=options)
+        steps = steps_of(
+            built.payload, now=T0, voltage=230.0, phases=3, transaction_started_at=TX_START
+        )
+        for minute in (0, 10, 30, 59, 60, 89, 90, 500):
+            assert limit_at(steps, at(minute)) == pytest.approx(
+                limit_at(built.limits_kw, at(minute))
+            )
+
+
+# -- options -------------------------------------------------------------------
+
+
+def test_options_from_capabilities() -> None:
+    assert options_for(Capabilities(), None) == ProfileOptions()
+    caps = Capabilities(
+        charge_profile_max_stack_level=0,
+        charging_rate_units=("Power",),
+        charging_schedule_max_periods=5,
+    )
+    options = options_for(caps, None, voltage=220.0, phases=1)
+    assert options == ProfileOptions(
+        max_stack_level=0, units=("W",), max_periods=5, unit="W",
+        stack_level_0=True, voltage=220.0, phases=1,
+    )  # fmt: skip
+
+
+def test_w_spelling_reads_as_power() -> None:
+    caps = Capabilities(charging_rate_units=("W",))
+    assert options_for(caps, None).units == ("W",)
+    assert options_for(caps, None).unit == "W"
+
+
+def test_learned_options_apply_when_allowed() -> None:
+    learned = LearnedProfileOptions("V", "M", stack_level_0=True, kind="Relative", unit="W")
+    options = options_for(Capabilities(), learned)
+    assert (options.stack_level_0, options.kind, options.unit) == (True, "Relative", "W")
+    only_amps = options_for(Capabilities(charging_rate_units=("Current",)), learned)
+    assert only_amps.unit == "A"
+
+
+def test_each_escalation_step_options() -> None:
+    base = ProfileOptions()
+    assert options_for_step("plain", base) == base
+    assert options_for_step("resend", base) == base
+    assert options_for_step("clear_and_set", base) == base
+    assert options_for_step("stack_level_0", base).stack_level_0
+    assert options_for_step("flip_kind", base).kind == "Relative"
+    assert options_for_step("flip_kind", ProfileOptions(kind="Relative")).kind == "Absolute"
+    assert options_for_step("flip_unit", base).unit == "W"
+    assert options_for_step("flip_unit", ProfileOptions(unit="W")).unit == "A"
+    with pytest.raises(ValueError, match="unknown"):
+        options_for_step("pray", base)
+
+
+def test_next_step_skips_what_cannot_apply() -> None:
+    base = ProfileOptions()
+    walk = ["plain"]
+    while (step := next_step(walk[-1], base)) is not None:
+        walk.append(step)
+    assert tuple(walk) == ESCALATION
+    narrow = ProfileOptions(stack_level_0=True, units=("A",))
+    assert next_step("clear_and_set", narrow) == "flip_kind"
+    assert next_step("flip_kind", narrow) is None
+
+
+# -- the property ----------------------------------------------------------------
+
+powers = st.sampled_from([0.0, 1.0, 3.0, 4.14, 4.2, 5.5, 7.0, 7.4, 11.0, 11.04, 16.5, 22.08])
+
+
+@st.composite
+def plans(draw: st.DrawFn) -> ConnectorTarget:
+    count = draw(st.integers(0, 8))
+    cursor = draw(st.integers(-30, 60))
+    segments = []
+    for _ in range(count):
+        cursor += draw(st.integers(0, 45))
+        length = draw(st.integers(1, 90))
+        segments.append((cursor, cursor + length, draw(powers)))
+        cursor += length
+    after = draw(st.none() | powers)
+    return target(*segments, after_kw=after)
+
+
+def plan_kw(plan: ConnectorTarget, moment: datetime) -> float:
+    for segment in plan.segments:
+        if segment.start <= moment < segment.end:
+            return segment.power_kw
+    if plan.segments and moment < max(s.end for s in plan.segments):
+        return 0.0
+    return plan.after_kw or 0.0
+
+
+def expected_kw(kw: float, options: ProfileOptions) -> float:
+    """The plan's power after the 6 A rule and rounding down to 0.1 in the unit."""
+    watts = kw * 1000
+    if watts < 6 * options.voltage * options.phases:
+        return 0.0
+    if options.unit == "W":
+        return int(watts * 10 + 1e-6) / 10 / 1000
+    amps = int(watts / (options.voltage * options.phases) * 10 + 1e-6) / 10
+    return amps * options.voltage * options.phases / 1000
+
+
+@given(
+    plans(),
+    st.sampled_from(["A", "W"]),
+    st.sampled_from(["Absolute", "Relative"]),
+    st.sampled_from([1, 3]),
+    st.none() | st.integers(1, 6),
+)
+def test_profile_never_exceeds_the_plan(
+    plan: ConnectorTarget, unit: str, kind: str, phases: int, max_periods: int | None
+) -> None:
+    options = ProfileOptions(unit=unit, kind=kind, phases=phases, max_periods=max_periods)  # type: ignore[arg-type]
+    built = tx_profile(plan, now=NOW, options=options)
+    steps = steps_of(
+        built.payload, now=T0, voltage=230.0, phases=phases, transaction_started_at=TX_START
+    )
+    moments = {T0, at(2000)} | {s.start for s in plan.segments} | {s.end for s in plan.segments}
+    moments |= {m - timedelta(seconds=1) for m in moments}
+    for moment in sorted(m for m in moments if m >= T0):
+        sent = limit_at(steps, moment)
+        assert sent is not None
+        assert sent <= plan_kw(plan, moment) + 1e-9
+        assert limit_at(built.limits_kw, moment) == pytest.approx(sent)
+        if built.resend_at is None:
+            assert sent == pytest.approx(expected_kw(plan_kw(plan, moment), options))
