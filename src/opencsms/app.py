@@ -8,6 +8,7 @@ import asyncio
 import ssl
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import structlog
@@ -19,6 +20,7 @@ from opencsms.api.server import ApiServer
 from opencsms.config import Settings
 from opencsms.domain.api_keys import ApiKeyService
 from opencsms.domain.authorization import AuthorizationService, TagService
+from opencsms.domain.clock import Clock, utc_now
 from opencsms.domain.commands import CommandService, StationLink
 from opencsms.domain.diagnostics import DiagnosticsService
 from opencsms.domain.events import EventBus
@@ -29,6 +31,13 @@ from opencsms.domain.metering import MeteringService
 from opencsms.domain.model import Station
 from opencsms.domain.provisioning import ProvisioningPolicy, ProvisioningService
 from opencsms.domain.reservations import ReservationService
+from opencsms.domain.smart_charging.live_inputs import LiveDefaults
+from opencsms.domain.smart_charging.records import ProfileRecord, StationTarget
+from opencsms.domain.smart_charging.service import (
+    ProfileApplier,
+    SmartChargingOptions,
+    SmartChargingService,
+)
 from opencsms.domain.stations import StationService
 from opencsms.domain.transactions import TransactionService
 from opencsms.domain.webhooks import WebhookService
@@ -81,6 +90,9 @@ class Services:
     local_lists: LocalListService
     webhooks: WebhookService
     """Webhooks and their delivery log; the node runs its dispatcher (``start``)."""
+    smart_charging: SmartChargingService
+    """Signals, sites, needs and plans; pushes each station's target to the
+    profile enforcer. The node runs its triggers and sweep (``start``)."""
 
     @classmethod
     async def open(
@@ -88,6 +100,7 @@ class Services:
         settings: Settings,
         events: EventBus | None = None,
         link: StationLink | None = None,
+        clock: Clock = utc_now,
     ) -> Services:
         uow = await open_storage(settings.resolved_database_url, settings.sqlite_synchronous)
         events = EventBus() if events is None else events
@@ -133,19 +146,76 @@ class Services:
             reservations=ReservationService(uow, commands, events=events),
             local_lists=LocalListService(uow, commands),
             webhooks=WebhookService(uow, events, HttpxSender()),
+            smart_charging=SmartChargingService(
+                uow,
+                _enforcer(uow, commands, settings, clock, events),
+                options=smart_charging_options(settings),
+                clock=clock,
+                events=events,
+            ),
         )
 
     async def close(self) -> None:
+        await self.smart_charging.close()
         await self.webhooks.stop()
         await self.provisioning.close()
         await self.uow.close()
 
 
+class _NoEnforcer:
+    """Interim until ``enforcement.ProfileEnforcer`` lands: targets are
+    planned and stored but no profile is sent."""
+
+    async def apply(self, target: StationTarget) -> list[ProfileRecord]:
+        log.warning("no profile enforcer: target not sent", station=target.station_id)
+        return []
+
+    async def reassert(self, station_id: str) -> None:
+        return None
+
+    async def check_draw(
+        self, station_id: str, connector_id: int, measured_kw: float, at: datetime
+    ) -> None:
+        return None
+
+    async def resend_due(self) -> int:
+        return 0
+
+    def expected_limit_kw(self, station_id: str, connector_id: int, at: datetime) -> None:
+        return None
+
+
+def _enforcer(
+    uow: SqlUnitOfWork,
+    commands: CommandService,
+    settings: Settings,
+    clock: Clock,
+    events: EventBus,
+) -> ProfileApplier:
+    return _NoEnforcer()
+
+
+def smart_charging_options(settings: Settings) -> SmartChargingOptions:
+    return SmartChargingOptions(
+        defaults=LiveDefaults(
+            need_kwh=settings.smart_charging_default_need_kwh,
+            dwell_hours=settings.smart_charging_default_dwell_hours,
+            power_kw=settings.smart_charging_default_power_kw,
+        ),
+        offline_limit_kw=settings.smart_charging_offline_limit_kw,
+        interval=settings.smart_charging_interval,
+        drift=settings.smart_charging_drift,
+        ready_timeout=settings.smart_charging_verify_timeout,
+    )
+
+
 class CentralSystem:
     """A running central system node. ``await start()``, then ``await stop()``."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
+        self.clock: Clock = utc_now if clock is None else clock
+        """Time for smart charging (plans, the enforcer): tests run it fast."""
         self.registry = SessionRegistry()
         self.ca_file: Path | None = None
         self._services: Services | None = None
@@ -203,6 +273,7 @@ class CentralSystem:
             settings,
             self.events,
             RegistryLink(self.registry),
+            self.clock,
         )
         self._delivery = CommandDelivery(
             self.services.commands, sweep_interval=settings.command_sweep_interval
@@ -210,6 +281,8 @@ class CentralSystem:
         await self._delivery.start()
         self._background.append(self.metrics.start(self.events))
         await self.services.webhooks.start()
+        if settings.smart_charging:
+            self.services.smart_charging.start()
         UplinkHandlers(
             self.services.stations,
             self.services.authorization,
@@ -323,6 +396,10 @@ class CentralSystem:
         if action == "BootNotification" and result.get("status") == "Rejected":
             return
         self.services.provisioning.start(session.identity)
+        if self.settings.smart_charging:
+            # after provisioning's GetConfiguration when it comes (the enforcer
+            # builds profiles from the capabilities it stores): see station_ready
+            self.services.smart_charging.station_ready(session.identity)
 
     async def stop(self) -> None:
         for task in self._background:

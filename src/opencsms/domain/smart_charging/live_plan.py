@@ -1,0 +1,354 @@
+"""From a group's inputs to stored plans and station targets: pure functions.
+
+:func:`plan_group` plans every active session of a group (a site, or a lone
+station) with the same engines ``opencsms plan`` uses: the joint site LP when
+the site has a limit, else the exact single-car planner per car. On top:
+
+- **the switch**: a station switched ``on`` charges at full power now (its
+  load is taken off the ceiling the smart cars share); ``off`` charges nothing;
+- **no signal now**: when the objective's signal does not cover ``now`` there
+  is nothing to optimise, so cars charge as soon as possible (within the cap):
+  the planners get a synthetic series that only ever rises, whose cheapest
+  slots are the earliest ones, and the plan says so in its notes;
+- **after the plan**: a plan with a shortfall (the need cannot be met by
+  departure) or with energy beyond the signals' reach keeps charging at full
+  power after its segments (``ConnectorTarget.after_kw``), so a car is never
+  stopped for lack of a plan.
+
+:func:`station_targets` turns plans into one :class:`StationTarget` per member:
+the TxProfile plans, the station's share of the site ceiling
+(:func:`cap_shares`) and the offline default.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from opencsms.domain.smart_charging.live_inputs import GroupInputs, SessionInput
+from opencsms.domain.smart_charging.planner import (
+    PRICE,
+    CarPlan,
+    ChargeRequest,
+    Segment,
+    charge_now_segments,
+    finish_plan,
+    plan_car,
+)
+from opencsms.domain.smart_charging.rates import Rate, rate_at
+from opencsms.domain.smart_charging.records import (
+    ChargingMode,
+    ConnectorTarget,
+    StationTarget,
+    StoredPlan,
+)
+from opencsms.domain.smart_charging.site_planner import plan_site
+
+ASAP_STEP = timedelta(minutes=15)
+ASAP_UNIT = "asap"
+SHARE_STEP_KW = 0.1
+"""Shares are rounded *down* to this, so that they never add up to more than the cap."""
+
+
+def asap_rates(start: datetime, end: datetime) -> list[Rate]:
+    """A series that rises every step: its cheapest slots are the earliest."""
+    rates: list[Rate] = []
+    at, value = start, 0.0
+    while at < end:
+        rates.append(Rate(at, min(at + ASAP_STEP, end), value, ASAP_UNIT))
+        at, value = at + ASAP_STEP, value + 1.0
+    return rates
+
+
+def subtract_load(cap: Sequence[Rate], segments: Sequence[Segment]) -> list[Rate]:
+    """``cap`` minus the power of ``segments`` (never below 0), step by step."""
+    if not segments:
+        return list(cap)
+    out: list[Rate] = []
+    for left, right, value in _pieces(cap, [segments]):
+        load = sum(s.power_kw for s in segments if s.start <= left < s.end)
+        out.append(Rate(left, right, max(0.0, value - load), cap[0].unit))
+    return out
+
+
+def _pieces(
+    cap: Sequence[Rate], loads: Sequence[Sequence[Segment]]
+) -> list[tuple[datetime, datetime, float]]:
+    """``cap``'s steps cut at every segment boundary inside them."""
+    pieces: list[tuple[datetime, datetime, float]] = []
+    for step in cap:
+        points = {step.start, step.end}
+        for segments in loads:
+            for s in segments:
+                for t in (s.start, s.end):
+                    if step.start < t < step.end:
+                        points.add(t)
+        ordered = sorted(points)
+        pieces.extend((a, b, step.value) for a, b in itertools.pairwise(ordered))
+    return pieces
+
+
+def _request(
+    station_id: str, session: SessionInput, now: datetime, site: str | None
+) -> ChargeRequest:
+    need = session.assumed
+    return ChargeRequest(
+        car_id=str(session.transaction.id),
+        plug_in=now,
+        departure=need.departure,
+        max_power_kw=session.max_power_kw,
+        energy_kwh=session.remaining_kwh,
+        precondition_minutes=need.precondition_minutes,
+        continuous=need.continuous,
+        site_id=site,
+    )
+
+
+def _active_until(session: SessionInput, now: datetime) -> datetime | None:
+    """The end of the current plan's segment charging at ``now``, if any."""
+    plan = session.latest_plan
+    if plan is None:
+        return None
+    for segment in plan.segments:
+        if segment.start <= now < segment.end and segment.power_kw > 0:
+            return segment.end
+    return None
+
+
+def _stored(
+    station_id: str,
+    session: SessionInput,
+    plan: CarPlan,
+    *,
+    now: datetime,
+    reason: str,
+    method: str,
+    notes: Sequence[str] = (),
+    priced: bool = True,
+) -> StoredPlan:
+    notes = list(notes)
+    if plan.shortfall_kwh > 1e-6:
+        notes.append(
+            f"{plan.shortfall_kwh:.2f} kWh cannot be charged by departure: "
+            "full power, and on while connected"
+        )
+    if plan.unplanned_kwh > 1e-6:
+        notes.append(
+            f"{plan.unplanned_kwh:.2f} kWh beyond the signals: full power after the plan "
+            "until signals reach further"
+        )
+    t = session.transaction
+    return StoredPlan(
+        id=0,
+        transaction_id=t.id,
+        station_id=station_id,
+        connector_id=t.connector_id,
+        created_at=now,
+        reason=reason,
+        method=method,
+        segments=plan.segments,
+        need_kwh=session.remaining_kwh,
+        shortfall_kwh=plan.shortfall_kwh,
+        unplanned_kwh=plan.unplanned_kwh,
+        charge_now=plan.charge_now,
+        cost=plan.cost if priced else None,
+        co2_g=plan.co2_g if priced else None,
+        baseline_cost=plan.baseline_cost if priced else None,
+        baseline_co2_g=plan.baseline_co2_g if priced else None,
+        notes=tuple(notes),
+    )
+
+
+def plan_group(inputs: GroupInputs, reason: str) -> list[StoredPlan]:
+    """A new plan for every active session of the group (ids 0: not stored yet)."""
+    now = inputs.now
+    site = inputs.site
+    site_id = site.site_id if site is not None else None
+    objective = site.objective if site is not None else PRICE
+    price, co2 = list(inputs.price), list(inputs.co2)
+    out: list[StoredPlan] = []
+    on_segments: list[Segment] = []
+    smart: list[tuple[str, SessionInput]] = []
+    for member in inputs.members:
+        for session in member.sessions:
+            request = _request(member.station_id, session, now, site_id)
+            if member.mode is ChargingMode.OFF:
+                plan = finish_plan(
+                    request, [], price, co2, now, shortfall=0.0, unplanned=0.0, charge_now=False
+                )
+                out.append(
+                    _stored(
+                        member.station_id,
+                        session,
+                        plan,
+                        now=now,
+                        reason=reason,
+                        method="off",
+                        notes=["switched off"],
+                    )
+                )
+            elif member.mode is ChargingMode.ON:
+                end = max(request.departure, now + timedelta(hours=1))
+                segments = charge_now_segments(now, end, request.max_power_kw, request.energy_kwh)
+                on_segments.extend(segments)
+                plan = finish_plan(
+                    request,
+                    segments,
+                    price,
+                    co2,
+                    now,
+                    shortfall=0.0,
+                    unplanned=0.0,
+                    charge_now=True,
+                )
+                out.append(
+                    _stored(
+                        member.station_id,
+                        session,
+                        plan,
+                        now=now,
+                        reason=reason,
+                        method="on",
+                        notes=["switched on: full power now"],
+                    )
+                )
+            else:
+                smart.append((member.station_id, session))
+    if not smart:
+        return out
+    notes: list[str] = []
+    priced = True
+    missing = [
+        name
+        for name, series, needed in (
+            ("price", price, objective.needs_price),
+            ("CO2", co2, objective.needs_co2),
+        )
+        if needed and rate_at(series, now) is None
+    ]
+    if missing:
+        notes.append(f"no {' or '.join(missing)} signal covers now: charging as soon as possible")
+        price, co2, objective, priced = asap_rates(now, inputs.horizon), [], PRICE, False
+    requests = [_request(st, s, now, site_id) for st, s in smart]
+    if inputs.cap is not None:
+        cap = subtract_load(inputs.cap, on_segments)
+        site_plan = plan_site(requests, price, co2, cap, objective=objective)
+        for (station_id, session), plan in zip(smart, site_plan.plans, strict=True):
+            out.append(
+                _stored(
+                    station_id,
+                    session,
+                    plan,
+                    now=now,
+                    reason=reason,
+                    method=site_plan.method,
+                    notes=notes,
+                    priced=priced,
+                )
+            )
+        return out
+    for (station_id, session), request in zip(smart, requests, strict=True):
+        plan = plan_car(
+            request,
+            price,
+            co2,
+            now=now,
+            objective=objective,
+            active_until=_active_until(session, now),
+        )
+        out.append(
+            _stored(
+                station_id,
+                session,
+                plan,
+                now=now,
+                reason=reason,
+                method="single",
+                notes=notes,
+                priced=priced,
+            )
+        )
+    return out
+
+
+def keeps_charging(plan: StoredPlan) -> bool:
+    """Whether the connector charges on at full power after the plan's segments."""
+    return plan.method == "on" or (
+        plan.method != "off" and (plan.shortfall_kwh > 1e-6 or plan.unplanned_kwh > 1e-6)
+    )
+
+
+def cap_shares(
+    cap: Sequence[Rate], loads: Mapping[str, Sequence[Segment]]
+) -> dict[str, tuple[Rate, ...]]:
+    """Each station's share of ``cap`` (kW steps): its planned power plus an
+    equal part of the headroom, so that the shares add up to the cap and each
+    station can draw its plan. When the plans exceed the cap (stations switched
+    on), the cap is split in proportion to the plans. Rounded down to
+    :data:`SHARE_STEP_KW`; adjacent equal steps merged."""
+    stations = sorted(loads)
+    shares: dict[str, list[Rate]] = {s: [] for s in stations}
+    if not stations:
+        return {}
+    for left, right, value in _pieces(cap, list(loads.values())):
+        load = {
+            s: sum(seg.power_kw for seg in loads[s] if seg.start <= left < seg.end)
+            for s in stations
+        }
+        total = sum(load.values())
+        for s in stations:
+            if total > value:
+                share = load[s] * value / total
+            else:
+                share = load[s] + (value - total) / len(stations)
+            share = math.floor(share / SHARE_STEP_KW + 1e-6) * SHARE_STEP_KW
+            share = round(share, 3)
+            steps = shares[s]
+            if steps and steps[-1].end == left and steps[-1].value == share:
+                steps[-1] = replace(steps[-1], end=right)
+            else:
+                steps.append(Rate(left, right, share, "kW"))
+    return {s: tuple(steps) for s, steps in shares.items()}
+
+
+def station_targets(
+    inputs: GroupInputs,
+    plans: Mapping[int, StoredPlan],
+    offline_limit_kw: float | None,
+) -> list[StationTarget]:
+    """One target per member from the plans in force (by transaction id; a
+    session without one gets no segments)."""
+    connectors: dict[str, list[ConnectorTarget]] = {}
+    loads: dict[str, list[Segment]] = {}
+    for member in inputs.members:
+        targets = connectors.setdefault(member.station_id, [])
+        load = loads.setdefault(member.station_id, [])
+        for session in member.sessions:
+            t = session.transaction
+            plan = plans.get(t.id)
+            segments = plan.segments if plan is not None else ()
+            after = session.max_power_kw if plan is not None and keeps_charging(plan) else None
+            targets.append(ConnectorTarget(t.connector_id, t.id, t.started_at, segments, after))
+            if member.mode is not ChargingMode.OFF:
+                load.extend(segments)
+    site = inputs.site
+    shares: dict[str, tuple[Rate, ...]] = {}
+    default = offline_limit_kw
+    if site is not None and site.limit is not None and inputs.cap is not None:
+        shares = cap_shares(inputs.cap, loads)
+        if inputs.members:
+            per_station = site.limit.limit_kw / len(inputs.members)
+            default = math.floor(per_station / SHARE_STEP_KW + 1e-6) * SHARE_STEP_KW
+    return [
+        StationTarget(
+            station_id=member.station_id,
+            mode=member.mode,
+            connectors=tuple(connectors[member.station_id]),
+            station_cap_kw=shares.get(member.station_id) if shares else None,
+            default_limit_kw=default,
+        )
+        for member in inputs.members
+    ]
