@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from alembic import command
+from sqlalchemy import Connection, insert, inspect
 
 from opencsms.domain.ports import Repositories
 from opencsms.domain.smart_charging.grid import FlexEvent, FlexInterval, SiteLimit
@@ -15,7 +17,9 @@ from opencsms.domain.smart_charging.records import (
     SeriesSummary,
     Site,
 )
-from opencsms.storage import SqlUnitOfWork
+from opencsms.storage import SqlUnitOfWork, create_engine, current_revision, head_revision, migrate
+from opencsms.storage.migrations import alembic_config
+from opencsms.storage.tables import webhooks
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 CET = timezone(timedelta(hours=1))
@@ -266,3 +270,48 @@ async def test_removing_a_site_removes_its_members_and_events(uow: SqlUnitOfWork
     # the other site is untouched
     assert await uow.read(lambda r: r.sites.members("depot")) == ["CP-2"]
     assert len(await uow.read(lambda r: r.sites.events("depot", include_cancelled=True))) == 1
+
+
+# -- migration 0003 ----------------------------------------------------------
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    command.downgrade(alembic_config(connection), revision)
+
+
+def _tables(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+async def test_migration_0003_upgrades_a_0002_database_and_downgrades(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        await migrate(engine, "0002_operations")
+        uow = SqlUnitOfWork(engine)
+        await uow.start()
+        try:
+            # a database of the previous release, with data in it
+            async with engine.begin() as conn:
+                await conn.execute(
+                    insert(webhooks).values(
+                        url="https://a.example",
+                        secret="s",
+                        event_types=[],
+                        created_at=T0,
+                        active=True,
+                    )
+                )
+            await migrate(engine)
+            await uow.run(lambda r: r.signals.replace("price", half_hours(0, 2)))
+            assert await stored(uow) == half_hours(0, 2)
+            assert len(await uow.read(lambda r: r.webhooks.list())) == 1
+        finally:
+            await uow.close()
+        async with engine.begin() as conn:
+            await conn.run_sync(_downgrade, "0002_operations")
+            tables = await conn.run_sync(_tables)
+        assert "signal_rates" not in tables and "webhooks" in tables
+        await migrate(engine)
+        assert await current_revision(engine) == head_revision()
+    finally:
+        await engine.dispose()

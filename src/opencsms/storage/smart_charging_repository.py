@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, select
+from sqlalchemy import ColumnElement, Row, and_, delete, func, insert, select
 
 from opencsms.domain.smart_charging.grid import FlexEvent, FlexInterval, SiteLimit
 from opencsms.domain.smart_charging.planner import Objective
@@ -50,6 +50,25 @@ def from_iso(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
+def _overlapping(series: str, start: datetime, end: datetime) -> ColumnElement[bool]:
+    """Rows of ``series`` overlapping ``[start, end)``, found by index ranges.
+
+    Rates of a series do not overlap, so ordering by end is ordering by start:
+    the first rate ending after ``start`` (on the (series, end_at) index)
+    bounds the range scan on (series, start_at) from below. Without that bound
+    a window at the end of a long history scans all of it.
+    """
+    r = signal_rates.c
+    first = (
+        select(r.start_at)
+        .where(r.series == series, r.end_at > start)
+        .order_by(r.end_at)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return and_(r.series == series, r.start_at >= first, r.start_at < end)
+
+
 class SqlSignalRepository:
     def __init__(self, conn: Executor) -> None:
         self._conn = conn
@@ -62,9 +81,7 @@ class SqlSignalRepository:
         start, end = new[0].start, new[-1].end
         r = signal_rates.c
         overlapping = (
-            await self._conn.execute(
-                select(signal_rates).where(r.series == series, r.start_at < end, r.end_at > start)
-            )
+            await self._conn.execute(select(signal_rates).where(_overlapping(series, start, end)))
         ).all()
         kept: list[Rate] = []
         for row in overlapping:
@@ -92,9 +109,7 @@ class SqlSignalRepository:
                     f"series {series!r} is stored in {old}; rates in {unit} may only "
                     f"replace all of it (load the whole series again)"
                 )
-        await self._conn.execute(
-            delete(signal_rates).where(r.series == series, r.start_at < end, r.end_at > start)
-        )
+        await self._conn.execute(delete(signal_rates).where(_overlapping(series, start, end)))
         rows = [
             {
                 "series": series,
@@ -112,7 +127,7 @@ class SqlSignalRepository:
         r = signal_rates.c
         result = await self._conn.execute(
             select(r.start_at, r.end_at, r.value, r.unit)
-            .where(r.series == series, r.start_at < end, r.end_at > start)
+            .where(_overlapping(series, start, end))
             .order_by(r.start_at)
         )
         return [Rate(row.start_at, row.end_at, row.value, row.unit) for row in result]

@@ -440,6 +440,8 @@ signal_rates = Table(
     Column("value", Float, nullable=False),
     Column("unit", String(50), nullable=False),
     PrimaryKeyConstraint("series", "start_at"),
+    # windows are near "now" and ahead of it: found from their start by end_at
+    Index(None, "series", "end_at"),
 )
 
 sites = Table(

@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("unit", sa.String(50), nullable=False),
         sa.PrimaryKeyConstraint("series", "start_at", name="pk_signal_rates"),
     )
+    _index("signal_rates", "series", "end_at")
     op.create_table(
         "sites",
         sa.Column("site_id", _ID, nullable=False),
