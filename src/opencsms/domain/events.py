@@ -28,6 +28,7 @@ Event types (``Event.type``), with ``data`` in the shape the API shows:
 ``reservation.changed``     the reservation record
 ``firmware.status``         the firmware job
 ``diagnostics.status``      the diagnostics job
+``smart_charging.profile``  ``{connector_id, purpose, profile_id, state, step, detail, ...}``
 ==========================  =====================================================
 """
 

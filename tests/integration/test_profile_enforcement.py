@@ -1,0 +1,285 @@
+"""From plan to charger end to end: ProfileEnforcer -> CommandService -> WSS -> SimulatedStation.
+
+A real central system (SQLite, dev TLS) and simulated stations with the
+quirks real fleets have. Each test checks what the station ended up holding
+(its own composite schedule and the current its pilot offers), the stored
+ProfileRecords, and what was learned about the station's model.
+
+The enforcer runs on the station's fake clock, as a central system would
+run on a clock in step with its stations' (the profiles are Absolute).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pytest
+
+from opencsms.app import CentralSystem
+from opencsms.chargepoint import control
+from opencsms.domain.model import IdTag
+from opencsms.domain.smart_charging.enforcement import EVENT, ProfileEnforcer
+from opencsms.domain.smart_charging.planner import Segment
+from opencsms.domain.smart_charging.rates import Rate
+from opencsms.domain.smart_charging.records import (
+    ChargingMode,
+    ConnectorTarget,
+    LearnedProfileOptions,
+    ProfileRecord,
+    ProfileState,
+    StationTarget,
+)
+from opencsms.simulator import EV, FakeClock, Quirks, SimulatedStation
+
+from .test_commands import eventually, received, register, settings_for
+
+MODEL = ("OpenCSMS", "SimAC22")
+
+
+@dataclass
+class Rig:
+    central: CentralSystem
+    clock: FakeClock
+    enforcer: ProfileEnforcer
+    stations: list[SimulatedStation]
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    async def station(
+        self, station_id: str, quirks: Quirks | None = None, config: dict[str, str] | None = None
+    ) -> SimulatedStation:
+        """Online, provisioned (configuration snapshot stored), a session on connector 1."""
+        key = await register(self.central, station_id)
+        await self.central.services.tags.put(IdTag(f"TAG-{station_id}"))
+        station = SimulatedStation(
+            station_id, clock=self.clock, authorization_key=key, quirks=quirks,
+            connectors=2, config=config,
+        )  # fmt: skip
+        self.stations.append(station)
+        await station.connect(settings_for(self.central))
+        await eventually(lambda: station.cp.online)
+        await self.provisioned(station_id)
+        await station.plug_in(1, EV(battery_kwh=60, soc=20, max_power_w=22_000))
+        await station.present_tag(f"TAG-{station_id}", 1)
+        await eventually(lambda: station.transaction_id(1) is not None)
+        return station
+
+    async def provisioned(self, station_id: str, within: float = 10.0) -> None:
+        """Until provisioning has stored the station's configuration snapshot."""
+        uow = self.central.services.uow
+        async with asyncio.timeout(within):
+            while not await uow.read(lambda r: r.configuration.snapshot(station_id)):  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+
+    async def learned(self) -> LearnedProfileOptions | None:
+        return await self.central.services.uow.read(lambda r: r.charging.get_learned(*MODEL))
+
+    async def stored(self, station_id: str) -> list[ProfileRecord]:
+        return await self.central.services.uow.read(lambda r: r.charging.profiles(station_id))
+
+    def session(
+        self, station: SimulatedStation, *segments: tuple[float, float, float]
+    ) -> ConnectorTarget:
+        transaction_id = station.transaction_id(1)
+        assert transaction_id is not None
+        tx = station.cp.connectors[1].transaction
+        assert tx is not None
+        return ConnectorTarget(
+            connector_id=1,
+            transaction_id=transaction_id,
+            transaction_started_at=tx.start,
+            segments=tuple(Segment(self.at(a), self.at(b), kw) for a, b, kw in segments),
+        )
+
+    def at(self, minutes: float) -> datetime:
+        return self.now() + timedelta(minutes=minutes)
+
+
+@pytest.fixture
+async def rig(central: CentralSystem) -> AsyncIterator[Rig]:
+    clock = FakeClock()
+    enforcer = ProfileEnforcer(
+        central.services.uow, central.services.commands, clock=clock.now,
+        events=central.services.events, verify_timeout=10.0,
+    )  # fmt: skip
+    rig = Rig(central, clock, enforcer, [])
+    yield rig
+    for station in rig.stations:
+        await station.close()
+
+
+def sets(station: SimulatedStation) -> list[dict[str, object]]:
+    return received(station, "SetChargingProfile")
+
+
+def limits(station: SimulatedStation, connector_id: int = 1) -> list[tuple[int, float]]:
+    """The station's own composite (A) for the next two hours."""
+    return [(p.start, p.limit) for p in control.composite_for(station.cp, connector_id, 7200, "A")]
+
+
+async def test_accepted_and_verified_then_off_then_on(rig: Rig) -> None:
+    station = await rig.station("CP-OK")
+    target = StationTarget(
+        station_id="CP-OK",
+        mode=ChargingMode.SMART,
+        connectors=(rig.session(station, (0, 30, 11.04), (60, 90, 7.0)),),
+        station_cap_kw=(Rate(rig.at(0), rig.at(600), 16.56, "kW"),),
+        default_limit_kw=4.14,
+    )
+    records = await rig.enforcer.apply(target)
+    assert [(r.purpose, r.state, r.step, r.attempts) for r in records] == [
+        ("TxDefaultProfile", ProfileState.VERIFIED, "plain", 1),
+        ("ChargePointMaxProfile", ProfileState.VERIFIED, "plain", 1),
+        ("TxProfile", ProfileState.VERIFIED, "plain", 1),
+    ]
+    assert len(sets(station)) == 3
+    assert len(received(station, "GetCompositeSchedule")) == 3
+    assert limits(station) == [(0, 16.0), (1800, 0.0), (3600, 10.1), (5400, 0.0)]
+    assert limits(station, 2) == [(0, 6.0)]  # the safe default on the idle connector
+    await eventually(lambda: abs(station.power_w(1) - 11040) < 1)
+    assert await rig.enforcer.expected_limit_kw("CP-OK", 1, rig.at(10)) == pytest.approx(11.04)
+    assert await rig.enforcer.expected_limit_kw("CP-OK", 1, rig.at(40)) == 0.0
+    assert await rig.enforcer.expected_limit_kw("CP-OK", 2, rig.at(40)) == pytest.approx(4.14)
+    assert {(r.purpose, r.state) for r in await rig.stored("CP-OK")} == {
+        (r.purpose, r.state) for r in records
+    }
+    assert await rig.learned() is None
+
+    # the same target again: nothing to send
+    await rig.enforcer.apply(target)
+    assert len(sets(station)) == 3
+
+    off = await rig.enforcer.apply(StationTarget("CP-OK", ChargingMode.OFF, target.connectors))
+    by_purpose = {r.purpose: r for r in off}
+    assert by_purpose["ChargePointMaxProfile"].state is ProfileState.VERIFIED
+    assert by_purpose["TxDefaultProfile"].state is ProfileState.CLEARED
+    assert limits(station)[0] == (0, 0.0)
+    await eventually(lambda: station.power_w(1) == 0)
+
+    on = StationTarget("CP-OK", ChargingMode.ON, (rig.session(station, (0, 600, 22.08)),))
+    by_purpose = {r.purpose: r for r in await rig.enforcer.apply(on)}
+    assert by_purpose["ChargePointMaxProfile"].state is ProfileState.CLEARED
+    assert by_purpose["TxProfile"].state is ProfileState.VERIFIED
+    assert limits(station)[0] == (0, 32.0)
+    assert received(station, "ClearChargingProfile")[-1] == {"id": 9200}
+
+
+QUIRKS = [
+    pytest.param(Quirks(only_stack_level_0=True), "stack_level_0",
+                 LearnedProfileOptions(*MODEL, stack_level_0=True), id="only_stack_level_0"),
+    pytest.param(Quirks(ignore_profiles_above_stack_level_0=True), "stack_level_0",
+                 LearnedProfileOptions(*MODEL, stack_level_0=True), id="accepts_but_ignores"),
+    pytest.param(Quirks(rejected_units=frozenset({"A"})), "flip_unit",
+                 LearnedProfileOptions(*MODEL, unit="W"), id="rejects_amps"),
+    pytest.param(Quirks(required_kind="Relative"), "flip_kind",
+                 LearnedProfileOptions(*MODEL, kind="Relative"), id="relative_only"),
+    pytest.param(Quirks(tx_profile_needs_transaction_id=True), "plain", None,
+                 id="needs_transaction_id"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("quirks", "step", "learned"), QUIRKS)
+async def test_each_quirk_ends_verified_and_is_learned_for_the_model(
+    rig: Rig, quirks: Quirks, step: str, learned: LearnedProfileOptions | None
+) -> None:
+    first = await rig.station("CP-Q1", quirks)
+    target = StationTarget("CP-Q1", ChargingMode.SMART, (rig.session(first, (0, 30, 11.04)),))
+    [record] = await rig.enforcer.apply(target)
+    assert (record.state, record.step) == (ProfileState.VERIFIED, step), record.detail
+    assert limits(first)[:2] == [(0, 16.0), (1800, 0.0)]
+    known = await rig.learned()
+    if learned is None:
+        assert known is None
+    else:
+        assert known is not None
+        assert (known.stack_level_0, known.kind, known.unit) == (
+            learned.stack_level_0, learned.kind, learned.unit,
+        )  # fmt: skip
+        assert known.detail == f"{step} made a TxProfile take effect"
+
+    second = await rig.station("CP-Q2", quirks)
+    target = StationTarget("CP-Q2", ChargingMode.SMART, (rig.session(second, (0, 30, 11.04)),))
+    [record] = await rig.enforcer.apply(target)
+    assert (record.state, record.step, record.attempts) == (ProfileState.VERIFIED, "plain", 1)
+    assert len(sets(second)) == 1
+    assert limits(second)[:2] == [(0, 16.0), (1800, 0.0)]
+
+
+async def test_max_periods_truncates_and_resends_the_rest(rig: Rig) -> None:
+    station = await rig.station(
+        "CP-MP", Quirks(max_periods=3), config={"ChargingScheduleMaxPeriods": "3"}
+    )
+    plan = [(0, 15, 11.04), (15, 30, 7.0), (30, 45, 11.04), (45, 60, 8.28)]
+    target = StationTarget("CP-MP", ChargingMode.SMART, (rig.session(station, *plan),))
+    [record] = await rig.enforcer.apply(target)
+    assert (record.state, record.step) == (ProfileState.VERIFIED, "plain")
+    assert record.resend_at == rig.at(25)
+    assert limits(station) == [(0, 16.0), (900, 10.1), (1800, 0.0)]
+
+    assert await rig.enforcer.resend_due() == 0
+    await station.advance(26 * 60)
+    assert await rig.enforcer.resend_due() == 1
+    [record] = await rig.stored("CP-MP")
+    # 26' in: 7 kW for 4 more minutes, 11.04 kW to 45', then what is cut again
+    assert (record.state, record.resend_at) == (ProfileState.VERIFIED, rig.at(14))
+    assert limits(station) == [(0, 10.1), (240, 16.0), (1140, 0.0)]
+    await station.advance(15 * 60)
+    assert await rig.enforcer.resend_due() == 1
+    [record] = await rig.stored("CP-MP")
+    assert (record.state, record.resend_at) == (ProfileState.VERIFIED, None)
+    assert limits(station) == [(0, 16.0), (240, 12.0), (1140, 0.0)]
+    assert len(sets(station)) == 3
+
+
+async def test_offline_then_reconnect_reasserts(rig: Rig) -> None:
+    station = await rig.station("CP-OFF")
+    target = StationTarget(
+        "CP-OFF", ChargingMode.SMART, (rig.session(station, (0, 30, 11.04)),),
+        default_limit_kw=4.14,
+    )  # fmt: skip
+    await station.drop_connection()
+    await eventually(lambda: rig.central.registry.get("CP-OFF") is None)
+    records = await rig.enforcer.apply(target)
+    assert [(r.state, r.detail) for r in records] == [(ProfileState.SENT, "offline")] * 2
+    assert sets(station) == []
+
+    await station.connect(settings_for(rig.central))
+    await eventually(lambda: rig.central.registry.get("CP-OFF") is not None)
+    records = await rig.enforcer.reassert("CP-OFF")
+    assert [(r.purpose, r.state) for r in records] == [
+        ("TxDefaultProfile", ProfileState.VERIFIED),
+        ("TxProfile", ProfileState.VERIFIED),
+    ]
+    assert limits(station)[:2] == [(0, 16.0), (1800, 0.0)]
+
+
+async def test_a_car_drawing_over_the_limit_escalates(rig: Rig) -> None:
+    station = await rig.station("CP-DRAW")
+    target = StationTarget("CP-DRAW", ChargingMode.SMART, (rig.session(station, (0, 30, 7.0)),))
+    await rig.enforcer.apply(target)
+    assert await rig.enforcer.check_draw("CP-DRAW", 1, 7.1, rig.now()) is None
+    record = await rig.enforcer.check_draw("CP-DRAW", 1, 11.0, rig.now())
+    assert record is not None
+    assert (record.state, record.step, record.attempts) == (ProfileState.VERIFIED, "resend", 2)
+    record = await rig.enforcer.check_draw("CP-DRAW", 1, 11.0, rig.now())
+    assert record is not None and record.step == "clear_and_set"
+    assert received(station, "ClearChargingProfile")[-1] == {"id": 9301}
+
+
+async def test_nothing_works_fails_and_tells_the_operator(rig: Rig) -> None:
+    station = await rig.station("CP-NO", Quirks(rejected_units=frozenset({"A", "W"})))
+    with rig.central.services.events.subscribe(types=[EVENT]) as events:
+        target = StationTarget("CP-NO", ChargingMode.SMART, (rig.session(station, (0, 30, 7.0)),))
+        [record] = await rig.enforcer.apply(target)
+        assert record.state is ProfileState.FAILED
+        assert record.step == "flip_unit"
+        assert record.detail == "every escalation step failed; last: SetChargingProfile Rejected"
+        assert [s["csChargingProfiles"]["stackLevel"] for s in sets(station)] == [1, 1, 1, 0, 1, 1]  # type: ignore[index]
+        event = await events.get()
+    assert event.station_id == "CP-NO"
+    assert event.data["state"] == "failed"
+    assert await rig.learned() is None
