@@ -110,7 +110,7 @@ def _request(
 def _active_until(session: SessionInput, now: datetime) -> datetime | None:
     """The end of the current plan's segment charging at ``now``, if any."""
     plan = session.latest_plan
-    if plan is None:
+    if plan is None or plan.method in ("on", "off"):
         return None
     for segment in plan.segments:
         if segment.start <= now < segment.end and segment.power_kw > 0:

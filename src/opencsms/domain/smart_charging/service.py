@@ -108,6 +108,7 @@ __all__ = [
 log = structlog.get_logger("opencsms.smart_charging")
 
 PAGE = 1000
+READY_TASK = "smart-charging-ready:"
 
 
 class UnknownSite(LookupError):
@@ -197,6 +198,10 @@ class SmartChargingService:
         self._subscription: Subscription | None = None
         self._received = 0
         self._handled = 0
+        self._caught_up = asyncio.Event()
+        """Set while every event received has been handled: a burst of
+        plug-ins is all marked dirty before the runner plans."""
+        self._caught_up.set()
         self.runs = 0
         """Group plans made (coalescing shows here)."""
 
@@ -229,17 +234,9 @@ class SmartChargingService:
         """Return once every event received is handled and no re-plan is due
         or running (tests, and a clean stop)."""
         while True:
-            subscription = self._subscription
-            dropped = subscription.dropped if subscription is not None else 0
-            if self._handled + dropped < self._received:
-                await asyncio.sleep(0)
-                continue
-            busy = [t for t in (*self._runners.values(), *self._tasks) if not t.done()]
-            busy = [
-                t
-                for t in busy
-                if not t.get_name().startswith(("smart-charging:listen", "smart-charging:sweep"))
-            ]
+            await self._caught_up.wait()
+            busy = [t for t in self._runners.values() if not t.done()]
+            busy += [t for t in self._tasks if t.get_name().startswith(READY_TASK)]
             if not busy:
                 return
             await asyncio.gather(*busy, return_exceptions=True)
@@ -251,7 +248,14 @@ class SmartChargingService:
 
     def _count(self, event: Event) -> bool:
         self._received += 1
+        self._caught_up.clear()
         return True
+
+    def _check_caught_up(self) -> None:
+        subscription = self._subscription
+        dropped = subscription.dropped if subscription is not None else 0
+        if self._handled + dropped >= self._received:
+            self._caught_up.set()
 
     async def _listen(self, subscription: Subscription) -> None:
         async for event in subscription:
@@ -263,6 +267,7 @@ class SmartChargingService:
                 log.exception("smart charging: event not handled", type=event.type)
             finally:
                 self._handled += 1
+                self._check_caught_up()
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -287,7 +292,10 @@ class SmartChargingService:
         try:
             while key in self._pending:
                 await asyncio.sleep(self.options.debounce)
-                reason = self._pending.pop(key)
+                await self._caught_up.wait()
+                reason = self._pending.pop(key, None)
+                if reason is None:  # planned meanwhile by a direct call
+                    continue
                 try:
                     await self._run_group(key, reason)
                 except Exception:
@@ -360,7 +368,7 @@ class SmartChargingService:
                 maxsize=4,
                 types=("command.finished",),
             )
-        self._spawn(self._ready(station_id, watch), f"smart-charging-ready:{station_id}")
+        self._spawn(self._ready(station_id, watch), f"{READY_TASK}{station_id}")
 
     async def _ready(self, station_id: str, watch: Subscription | None) -> None:
         try:

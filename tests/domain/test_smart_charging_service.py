@@ -1,0 +1,420 @@
+"""The live smart-charging service on real SQLite, with a recording enforcer.
+
+The enforcer is the station side of the service (it turns targets into OCPP
+profiles); here it records the targets it is given, so each test can check
+what the service decided. Time is a fake clock; re-plans are awaited with
+``settle()``, never with sleeps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from opencsms.domain.commands import UnknownStation
+from opencsms.domain.events import EventBus
+from opencsms.domain.metering import MeteringService
+from opencsms.domain.model import (
+    IdTag,
+    MeterValue,
+    SampledValue,
+    TransactionStart,
+    TransactionStop,
+)
+from opencsms.domain.ports import Repositories
+from opencsms.domain.smart_charging.grid import FlexEvent, FlexInterval, SiteLimit
+from opencsms.domain.smart_charging.live_inputs import (
+    GroupInputs,
+    GroupKey,
+    LiveDefaults,
+    gather,
+)
+from opencsms.domain.smart_charging.rates import Rate
+from opencsms.domain.smart_charging.records import (
+    ChargingMode,
+    ProfileRecord,
+    Site,
+    StationTarget,
+    StoredPlan,
+)
+from opencsms.domain.smart_charging.service import (
+    InvalidRequest,
+    SmartChargingOptions,
+    SmartChargingService,
+    UnknownSite,
+    UnknownTransaction,
+)
+from opencsms.domain.stations import StationService
+from opencsms.domain.transactions import TransactionService
+from opencsms.storage import SqlUnitOfWork, open_storage
+
+T0 = datetime(2026, 3, 1, 16, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class RecordingEnforcer:
+    """The station side: records what it is asked."""
+
+    def __init__(self) -> None:
+        self.applied: list[StationTarget] = []
+        self.reasserted: list[str] = []
+        self.draws: list[tuple[str, int, float, datetime]] = []
+        self.resends = 0
+
+    async def apply(self, target: StationTarget) -> list[ProfileRecord]:
+        self.applied.append(target)
+        return []
+
+    async def reassert(self, station_id: str) -> None:
+        self.reasserted.append(station_id)
+
+    async def check_draw(
+        self, station_id: str, connector_id: int, measured_kw: float, at: datetime
+    ) -> None:
+        self.draws.append((station_id, connector_id, measured_kw, at))
+
+    async def resend_due(self) -> int:
+        self.resends += 1
+        return 0
+
+    def expected_limit_kw(self, station_id: str, connector_id: int, at: datetime) -> None:
+        return None
+
+    def last(self, station_id: str) -> StationTarget:
+        return [t for t in self.applied if t.station_id == station_id][-1]
+
+
+class World:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self.uow = uow
+        self.clock = Clock(T0)
+        self.bus = EventBus(self.clock)
+        self.enforcer = RecordingEnforcer()
+        self.stations = StationService(uow, self.clock, key_hash_cost=4, events=self.bus)
+        self.transactions = TransactionService(uow, self.clock, events=self.bus)
+        self.metering = MeteringService(uow, self.clock, events=self.bus)
+        self.service = SmartChargingService(
+            uow,
+            self.enforcer,
+            options=SmartChargingOptions(debounce=0.0, offline_limit_kw=11.0),
+            clock=self.clock,
+            events=self.bus,
+        )
+
+    async def station(self, station_id: str) -> None:
+        await self.stations.register(station_id)
+
+    async def plug_in(
+        self, station_id: str, connector: int = 1, meter_start: int = 1000, at: datetime = T0
+    ) -> int:
+        tag = f"TAG-{station_id}-{connector}"
+        await self.uow.run(lambda r: r.id_tags.put(IdTag(tag)))
+        tx, _ = await self.transactions.start(
+            TransactionStart(station_id, connector, tag, meter_start, at)
+        )
+        return tx
+
+    async def meter(
+        self, station_id: str, tx: int, at: datetime, wh: float, w: float | None = None
+    ) -> None:
+        samples = [SampledValue(f"{wh:g}", unit="Wh")]
+        if w is not None:
+            samples.append(SampledValue(f"{w:g}", measurand="Power.Active.Import", unit="W"))
+        await self.metering.record(station_id, 1, tx, [MeterValue(at, tuple(samples))])
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    uow = await open_storage(f"sqlite+aiosqlite:///{tmp_path / 'sc.db'}")
+    w = World(uow)
+    try:
+        yield w
+    finally:
+        await w.service.close()
+        await uow.close()
+
+
+def prices(start: datetime, values: list[float], unit: str = "p/kWh") -> list[Rate]:
+    step = timedelta(minutes=30)
+    return [Rate(start + i * step, start + (i + 1) * step, v, unit) for i, v in enumerate(values)]
+
+
+NIGHT = [30.0] * 8 + [10.0] * 8 + [30.0] * 16  # 16:00-08:00: cheap 20:00-24:00
+
+
+async def test_inputs_use_defaults_and_take_metered_energy_off_the_need(world: World) -> None:
+    await world.station("CP1")
+    tx = await world.plug_in("CP1")
+    await world.meter("CP1", tx, T0 + HOUR, 1000 + 3700, 3700)
+    defaults = LiveDefaults(need_kwh=20.0, dwell_hours=12.0, power_kw=7.4)
+
+    async def read(repos: Repositories) -> GroupInputs:
+        return await gather(repos, GroupKey("station", "CP1"), T0 + HOUR, defaults)
+
+    inputs = await world.uow.read(read)
+    [(station, session)] = inputs.sessions
+    assert station == "CP1" and session.need is None
+    assert session.assumed.energy_kwh == 20.0
+    assert session.assumed.departure == T0 + 12 * HOUR
+    assert session.delivered_kwh == pytest.approx(3.7)
+    assert session.remaining_kwh == pytest.approx(16.3)
+    # measured power wins (no plan offered more yet)
+    assert session.max_power_kw == pytest.approx(3.7) and session.power_source == "measured"
+
+
+async def test_a_lone_car_is_planned_in_the_cheap_slots_and_targeted(world: World) -> None:
+    await world.station("CP1")
+    await world.service.import_signal("price", prices(T0, NIGHT), requested_by="test")
+    tx = await world.plug_in("CP1")
+    await world.service.set_need(
+        tx, energy_kwh=14.8, departure=T0 + 15 * HOUR, max_power_kw=7.4, set_by="test"
+    )
+    [plan] = await world.service.replan("CP1", "plug-in")
+    assert plan.method == "single" and plan.reason == "plug-in"
+    # ties go to the later slots: 22:00-24:00
+    assert plan.segments[0].start == T0 + 6 * HOUR and plan.segments[-1].end == T0 + 8 * HOUR
+    assert sum(s.energy_kwh for s in plan.segments) == pytest.approx(14.8)
+    assert plan.cost == pytest.approx(148.0) and plan.baseline_cost == pytest.approx(444.0)
+    target = world.enforcer.last("CP1")
+    assert target.mode is ChargingMode.SMART and target.station_cap_kw is None
+    assert target.default_limit_kw == 11.0
+    [connector] = target.connectors
+    assert (connector.transaction_id, connector.segments) == (tx, plan.segments)
+    assert connector.after_kw is None
+    view = await world.service.session(tx)
+    assert view.plan == plan and view.planned_kwh_to_now == 0.0
+    assert view.assumed_need.energy_kwh == 14.8
+
+
+async def test_without_a_signal_now_cars_charge_at_once_and_the_plan_says_so(
+    world: World,
+) -> None:
+    await world.station("CP1")
+    tx = await world.plug_in("CP1")
+    [plan] = await world.service.replan("CP1", "plug-in")
+    assert plan.transaction_id == tx
+    assert plan.segments[0].start == T0 and plan.segments[0].power_kw == 7.4
+    assert sum(s.energy_kwh for s in plan.segments) == pytest.approx(20.0)
+    assert any("as soon as possible" in note for note in plan.notes)
+    assert plan.cost is None
+
+
+async def capped_site(world: World, cap_kw: float = 11.0, n: int = 3) -> list[int]:
+    await world.service.import_signal("price", prices(T0, NIGHT), requested_by="test")
+    await world.service.put_site(Site("S1", "depot", SiteLimit("S1", cap_kw)))
+    txs = []
+    for i in range(1, n + 1):
+        await world.station(f"CP{i}")
+        await world.service.assign_station(f"CP{i}", "S1")
+        tx = await world.plug_in(f"CP{i}")
+        await world.service.set_need(
+            tx, energy_kwh=10.0 + 2 * i, departure=T0 + 15 * HOUR, set_by="test"
+        )
+        txs.append(tx)
+    await world.service.settle()
+    world.enforcer.applied.clear()
+    return txs
+
+
+async def test_a_capped_site_shares_the_ceiling_so_every_station_can_draw_its_plan(
+    world: World,
+) -> None:
+    await capped_site(world)
+    plans = await world.service.replan("CP1", "site")
+    assert {p.method for p in plans} == {"lp"} and len(plans) == 3
+    targets = {t.station_id: t for t in world.enforcer.applied}
+    assert set(targets) == {"CP1", "CP2", "CP3"}
+    points = sorted({r.start for t in targets.values() for r in t.station_cap_kw or ()})
+    for at in points:
+        shares = {}
+        for station_id, target in targets.items():
+            assert target.station_cap_kw is not None
+            [share] = [r.value for r in target.station_cap_kw if r.start <= at < r.end]
+            planned = sum(
+                s.power_kw for c in target.connectors for s in c.segments if s.start <= at < s.end
+            )
+            assert share >= planned - 0.1 - 1e-9, (station_id, at)
+            shares[station_id] = share
+        assert 11.0 - 0.3 - 1e-9 <= sum(shares.values()) <= 11.0 + 1e-9
+    assert [t.default_limit_kw for t in targets.values()] == [pytest.approx(3.6)] * 3
+    for plan in plans:  # every feasible need met within the cap
+        assert plan.shortfall_kwh == 0 and plan.unplanned_kwh == 0
+
+
+async def test_the_switch_turns_a_station_off_and_on(world: World) -> None:
+    await world.station("CP1")
+    await world.service.import_signal("price", prices(T0, NIGHT), requested_by="test")
+    tx = await world.plug_in("CP1")
+    await world.service.switch("CP1", ChargingMode.OFF, requested_by="op")
+    off = world.enforcer.last("CP1")
+    assert off.mode is ChargingMode.OFF and off.connectors[0].segments == ()
+    assert (await world.service.session(tx)).plan.method == "off"  # type: ignore[union-attr]
+    assert await world.service.mode("CP1") is ChargingMode.OFF
+    await world.service.switch("CP1", ChargingMode.ON, requested_by="op")
+    on = world.enforcer.last("CP1")
+    assert on.mode is ChargingMode.ON
+    [segment] = on.connectors[0].segments
+    assert (segment.start, segment.power_kw) == (T0, 7.4)
+    assert on.connectors[0].after_kw == 7.4
+    await world.service.switch("CP1", ChargingMode.SMART, requested_by="op")
+    smart = world.enforcer.last("CP1")
+    assert smart.connectors[0].segments[0].start >= T0 + 4 * HOUR  # back to the cheap slots
+    with pytest.raises(UnknownStation):
+        await world.service.switch("NOPE", ChargingMode.ON, requested_by="op")
+
+
+async def test_metered_drift_re_plans_and_a_small_one_does_not(world: World) -> None:
+    await world.station("CP1")
+    await world.service.import_signal("price", prices(T0, [10.0] * 32), requested_by="test")
+    tx = await world.plug_in("CP1", meter_start=0)
+    await world.service.set_need(
+        tx, energy_kwh=7.4, departure=T0 + 1 * HOUR, max_power_kw=7.4, set_by="test"
+    )
+    await world.service.settle()
+    [plan] = await _plans(world, tx)
+    assert plan.segments[0].start == T0 and plan.segments[0].power_kw == 7.4
+    # 30 min in: 3.6 kWh metered against 3.7 planned (0.1 kWh off): no re-plan
+    world.clock.now = T0 + HOUR / 2
+    await world.meter("CP1", tx, T0 + HOUR / 2, 3600, 7200)
+    await world.service.sweep()
+    await world.service.settle()
+    assert len(await _plans(world, tx)) == 1
+    assert world.enforcer.draws[-1] == ("CP1", 1, 7.2, T0 + HOUR / 2)
+    assert world.enforcer.resends == 1
+    # 45 min in: the car slowed down, 4.0 kWh against 5.55 planned: re-plan
+    world.clock.now = T0 + HOUR * 3 / 4
+    await world.meter("CP1", tx, T0 + HOUR * 3 / 4, 4000, 1600)
+    await world.service.sweep()
+    await world.service.settle()
+    plans = await _plans(world, tx)
+    assert [p.reason for p in plans] == ["need", "drift"]
+    assert plans[-1].need_kwh == pytest.approx(3.4)
+    # a 7.2 kW peak against 7.4 offered says nothing new: the need's power stays
+    assert plans[-1].segments[0].power_kw == pytest.approx(7.4)
+
+
+async def _plans(world: World, tx: int) -> list[StoredPlan]:
+    return await world.uow.read(lambda r: r.charging.plans(tx))
+
+
+async def test_plug_in_stop_events_and_signals_trigger_re_plans(world: World) -> None:
+    world.service.start(sweep=False)
+    txs = await capped_site(world)
+    for tx in txs:
+        assert (await _plans(world, tx))[0].reason in ("plug-in", "need", "site")
+    event = FlexEvent("S1", "E1", "cap_kw", (FlexInterval(T0 + 4 * HOUR, T0 + 6 * HOUR, 3.0),))
+    [stored] = await world.service.put_events([event])
+    assert stored == event
+    await world.service.settle()
+    latest = [(await _plans(world, tx))[-1] for tx in txs]
+    assert {p.reason for p in latest} == {"events"}
+    target = world.enforcer.last("CP1")
+    assert target.station_cap_kw is not None
+    during = [r for r in target.station_cap_kw if r.start < T0 + 6 * HOUR and T0 + 4 * HOUR < r.end]
+    assert during and all(r.value <= 3.0 for r in during)
+    # an older copy of the event changes nothing
+    older = FlexEvent("S1", "E1", "cap_kw", (FlexInterval(T0, T0 + HOUR, 1.0),), priority=1)
+    assert await world.service.put_events([older]) == [event]
+    # new prices re-plan the site that uses the series
+    await world.service.import_signal("price", prices(T0, [20.0] * 32), requested_by="test")
+    await world.service.settle()
+    assert (await _plans(world, txs[0]))[-1].reason == "signals"
+    # a stop frees capacity: the site is re-planned
+    await world.transactions.stop(TransactionStop("CP1", txs[0], 5000, T0 + HOUR))
+    await world.service.settle()
+    assert (await _plans(world, txs[1]))[-1].reason == "stop"
+    assert world.enforcer.last("CP1").connectors == ()
+
+
+async def test_a_burst_of_plug_ins_costs_a_few_plans_not_one_each(world: World) -> None:
+    await world.service.import_signal("price", prices(T0, NIGHT), requested_by="test")
+    await world.service.put_site(Site("S1", "depot", SiteLimit("S1", 50.0)))
+    quiet = TransactionService(world.uow, world.clock)  # publishes nothing
+    txs = []
+    for i in range(20):
+        await world.station(f"B{i:02d}")
+        await world.service.assign_station(f"B{i:02d}", "S1")
+        await world.uow.run(lambda r, i=i: r.id_tags.put(IdTag(f"T{i}")))  # type: ignore[misc]
+        tx, _ = await quiet.start(TransactionStart(f"B{i:02d}", 1, f"T{i}", 0, T0))
+        txs.append(tx)
+    await world.service.settle()
+    runs = world.service.runs
+    world.service.start(sweep=False)
+    # twenty StartTransactions committed in one batch publish together
+    for i, tx in enumerate(txs):
+        world.bus.publish("transaction.started", f"B{i:02d}", {"transaction_id": tx})
+    await world.service.settle()
+    assert world.service.runs - runs == 1
+    for tx in txs:
+        assert (await _plans(world, tx))[-1].reason == "plug-in"
+
+
+async def test_a_station_that_comes_back_is_reasserted_and_bounded(world: World) -> None:
+    await world.station("CP1")
+    await world.service.reconnected("CP1")
+    assert world.enforcer.reasserted == ["CP1"]
+    target = world.enforcer.last("CP1")
+    assert target.connectors == () and target.default_limit_kw == 11.0
+    assert world.service.runs == 0  # nothing to plan
+    tx = await world.plug_in("CP1")
+    await world.service.reconnected("CP1")
+    await world.service.settle()
+    assert [p.reason for p in await _plans(world, tx)] == ["reconnect"]
+
+
+async def test_bad_requests_are_refused_with_what_is_wrong(world: World) -> None:
+    await world.station("CP1")
+    with pytest.raises(UnknownTransaction, match="42"):
+        await world.service.set_need(42, energy_kwh=10, departure=T0 + HOUR, set_by="t")
+    tx = await world.plug_in("CP1")
+    with pytest.raises(InvalidRequest, match="energy"):
+        await world.service.set_need(tx, energy_kwh=0, departure=T0 + HOUR, set_by="t")
+    with pytest.raises(InvalidRequest, match="not after now"):
+        await world.service.set_need(tx, energy_kwh=5, departure=T0, set_by="t")
+    with pytest.raises(InvalidRequest, match="time zone"):
+        await world.service.set_need(tx, energy_kwh=5, departure=datetime(2026, 3, 2), set_by="t")
+    with pytest.raises(InvalidRequest, match="no rates"):
+        await world.service.import_signal("price", [], requested_by="t")
+    await world.service.import_signal("price", prices(T0, [1.0]), requested_by="t")
+    with pytest.raises(InvalidRequest, match="EUR/kWh"):
+        await world.service.import_signal("price", prices(T0, [1.0], "EUR/kWh"), requested_by="t")
+    with pytest.raises(UnknownSite, match="S9"):
+        await world.service.assign_station("CP1", "S9")
+    with pytest.raises(UnknownStation):
+        await world.service.assign_station("CP9", None)
+    with pytest.raises(InvalidRequest, match="limit names"):
+        await world.service.put_site(Site("S1", limit=SiteLimit("S2", 10)))
+    with pytest.raises(UnknownSite):
+        await world.service.put_events(
+            [FlexEvent("S9", "E", "cap_kw", (FlexInterval(T0, T0 + HOUR, 1.0),))]
+        )
+
+
+async def test_savings_are_metered_and_priced_with_the_site_series(world: World) -> None:
+    await world.station("CP1")
+    await world.service.import_signal("price", prices(T0, NIGHT), requested_by="test")
+    tx = await world.plug_in("CP1", meter_start=0)
+    # charged 7.4 kWh in the cheap hour 20:00-21:00 at 7.4 kW
+    await world.meter("CP1", tx, T0 + 4 * HOUR, 0, 0)
+    await world.meter("CP1", tx, T0 + 5 * HOUR, 7400, 7400)
+    await world.transactions.stop(TransactionStop("CP1", tx, 7400, T0 + 5 * HOUR))
+    report = await world.service.savings(T0 - HOUR, T0 + HOUR)
+    assert report.total.sessions == 1 and report.cost_unit == "p"
+    assert report.total.cost == pytest.approx(74.0)
+    assert report.total.baseline_cost == pytest.approx(222.0)  # 16:00-17:00 at 30 p
+    assert report.total.saving == pytest.approx(148.0)
+    assert math.isclose(report.by_station["CP1"].energy_kwh, 7.4)
+    empty = await world.service.savings(T0 + HOUR, T0 + 2 * HOUR)
+    assert empty.total.sessions == 0
