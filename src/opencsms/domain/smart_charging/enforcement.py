@@ -94,6 +94,9 @@ CLEAR_PENDING = "offline: clear when back"
 LEARNABLE = ("stack_level_0", "flip_kind", "flip_unit")
 """Steps that change what is sent (the others send the same profile again)."""
 
+SETTLED = (ProfileState.VERIFIED, ProfileState.ACCEPTED, ProfileState.FAILED)
+"""States in which an unchanged profile is not sent again by :meth:`ProfileEnforcer.apply`."""
+
 Key = tuple[int, ProfilePurpose]
 
 
@@ -546,7 +549,11 @@ class ProfileEnforcer:
             and record.payload.get("chargingProfileKind") == "Relative"
         ):
             cached = self._wanted.get((station.station_id, record.connector_id, record.purpose))
-            started_at = cached.transaction_started_at if cached is not None else None
+            if cached is not None and cached.transaction_id == record.transaction_id:
+                started_at = cached.transaction_started_at
+            elif (transaction_id := record.transaction_id) is not None:
+                found = await self._uow.read(lambda r: r.transactions.get(transaction_id))
+                started_at = found.started_at if found is not None else None
         return steps_of(
             record.payload, now=at, voltage=station.base.voltage,
             phases=station.base.phases, transaction_started_at=started_at,
@@ -555,8 +562,14 @@ class ProfileEnforcer:
     def _unchanged(
         self, previous: ProfileRecord, wanted: _Wanted, station: _Station, now: datetime
     ) -> bool:
-        """Already verified (or accepted) with the same limits from now on: no need to send."""
-        if previous.state not in (ProfileState.VERIFIED, ProfileState.ACCEPTED):
+        """Already verified or accepted with the same limits from now on: no need
+        to send. Nor when it failed with them: every step was tried, the operator
+        is told, and :meth:`reassert` (a reconnect or reboot) tries again."""
+        if previous.state not in (
+            ProfileState.VERIFIED,
+            ProfileState.ACCEPTED,
+            ProfileState.FAILED,
+        ):
             return False
         if previous.transaction_id != wanted.transaction_id or previous.detail == OFFLINE:
             return False
