@@ -8,7 +8,6 @@ import asyncio
 import ssl
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import structlog
@@ -31,8 +30,8 @@ from opencsms.domain.metering import MeteringService
 from opencsms.domain.model import Station
 from opencsms.domain.provisioning import ProvisioningPolicy, ProvisioningService
 from opencsms.domain.reservations import ReservationService
+from opencsms.domain.smart_charging.enforcement import ProfileEnforcer
 from opencsms.domain.smart_charging.live_inputs import LiveDefaults
-from opencsms.domain.smart_charging.records import ProfileRecord, StationTarget
 from opencsms.domain.smart_charging.service import (
     ProfileApplier,
     SmartChargingOptions,
@@ -162,29 +161,6 @@ class Services:
         await self.uow.close()
 
 
-class _NoEnforcer:
-    """Interim until ``enforcement.ProfileEnforcer`` lands: targets are
-    planned and stored but no profile is sent."""
-
-    async def apply(self, target: StationTarget) -> list[ProfileRecord]:
-        log.warning("no profile enforcer: target not sent", station=target.station_id)
-        return []
-
-    async def reassert(self, station_id: str) -> None:
-        return None
-
-    async def check_draw(
-        self, station_id: str, connector_id: int, measured_kw: float, at: datetime
-    ) -> None:
-        return None
-
-    async def resend_due(self) -> int:
-        return 0
-
-    def expected_limit_kw(self, station_id: str, connector_id: int, at: datetime) -> None:
-        return None
-
-
 def _enforcer(
     uow: SqlUnitOfWork,
     commands: CommandService,
@@ -192,7 +168,13 @@ def _enforcer(
     clock: Clock,
     events: EventBus,
 ) -> ProfileApplier:
-    return _NoEnforcer()
+    return ProfileEnforcer(
+        uow,
+        commands,
+        clock=clock,
+        events=events,
+        verify_timeout=settings.smart_charging_verify_timeout,
+    )
 
 
 def smart_charging_options(settings: Settings) -> SmartChargingOptions:
