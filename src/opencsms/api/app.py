@@ -8,6 +8,10 @@ finds it. Domain exceptions become 4xx here, once, so routes stay thin:
 * :class:`UnknownStation` → 404
 * :class:`InvalidCommand` → 422
 * :class:`StationOffline` → 409, with the failed command record
+* smart charging: :class:`UnknownSite`, :class:`UnknownTransaction` → 404;
+  :class:`InvalidRequest`, :class:`SignalFormatError` (a file the parser
+  refuses, with where in it), :class:`GridError` (a limit or event that
+  cannot hold) → 422
 * a request that breaks the models → 422 with a ``detail`` naming each
   offending field (FastAPI's default lists them without a sentence)
 
@@ -33,6 +37,10 @@ from opencsms.api.routes import (
     local_lists,
     metrics,
     reservations,
+    signals,
+    site_events,
+    sites,
+    smart_charging,
     stations,
     tags,
     transactions,
@@ -40,6 +48,13 @@ from opencsms.api.routes import (
 )
 from opencsms.api.schemas import CommandOut
 from opencsms.domain.commands import InvalidCommand, StationOffline, UnknownStation
+from opencsms.domain.smart_charging.grid import GridError
+from opencsms.domain.smart_charging.service import (
+    InvalidRequest,
+    UnknownSite,
+    UnknownTransaction,
+)
+from opencsms.signals import SignalFormatError
 
 API_PREFIX = "/api/v1"
 
@@ -72,6 +87,10 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(files.router)  # stations' downloads and uploads: no API key
     app.include_router(events.router, prefix=API_PREFIX)
     app.include_router(webhooks.router, prefix=API_PREFIX)
+    app.include_router(signals.router, prefix=API_PREFIX)
+    app.include_router(sites.router, prefix=API_PREFIX)
+    app.include_router(site_events.router, prefix=API_PREFIX)
+    app.include_router(smart_charging.router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # Prometheus scrapes: no API key (see the module)
     return app
 
@@ -95,6 +114,17 @@ def _add_exception_handlers(app: FastAPI) -> None:
         )
         detail = f"{exc}; pass queue_ttl_s to queue the command until it reconnects"
         return JSONResponse({"detail": detail, "command": command}, 409)
+
+    @app.exception_handler(UnknownSite)
+    @app.exception_handler(UnknownTransaction)
+    async def unknown_record(request: Request, exc: LookupError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc) or "not found"}, 404)
+
+    @app.exception_handler(InvalidRequest)
+    @app.exception_handler(SignalFormatError)
+    @app.exception_handler(GridError)
+    async def refused(request: Request, exc: ValueError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc) or "invalid request"}, 422)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

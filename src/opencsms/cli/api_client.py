@@ -64,11 +64,20 @@ class ApiClient:
         self._http = http
 
     async def request(
-        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        content: bytes | None = None,
     ) -> tuple[int, Any]:
+        """``content``: a raw body (an uploaded file) instead of ``json``."""
         if params is not None:
             params = {key: value for key, value in params.items() if value is not None}
-        response = await self._http.request(method, f"/api/v1{path}", json=json, params=params)
+        response = await self._http.request(
+            method, f"/api/v1{path}", json=json, params=params, content=content
+        )
         body: Any = None
         if response.content:
             try:

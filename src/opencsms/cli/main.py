@@ -1,4 +1,5 @@
-"""``opencsms serve | stations | tags | transactions | commands | apikeys | simulate``.
+"""``opencsms serve | stations | tags | transactions | commands | apikeys | simulate``
+and the smart-charging ones (``signals | sites | sessions | savings``, ``plan``).
 
 Flags override ``OPENCSMS_*`` environment variables, which override the
 defaults in :mod:`opencsms.config`. The operator commands (``operate.py``)
@@ -24,6 +25,7 @@ from opencsms.cli.apikeys import apikeys_app
 from opencsms.cli.operate import commands_app, stations_app, tags_app, transactions_app
 from opencsms.cli.options import DatabaseUrl, DataDir
 from opencsms.cli.plan import plan
+from opencsms.cli.smart_charging import savings, sessions_app, signals_app, sites_app
 from opencsms.config import Settings
 from opencsms.simulator.cli import simulate
 
@@ -37,6 +39,10 @@ app.add_typer(commands_app, name="commands")
 app.add_typer(apikeys_app, name="apikeys")
 app.command("simulate")(simulate)
 app.command("plan")(plan)
+app.add_typer(signals_app, name="signals")
+app.add_typer(sites_app, name="sites")
+app.add_typer(sessions_app, name="sessions")
+app.command("savings")(savings)
 
 console = Console()
 errors = Console(stderr=True)
