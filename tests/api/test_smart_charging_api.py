@@ -400,11 +400,22 @@ async def test_a_live_session_need_plan_switch_and_savings(
         assert sum(s["energy_kwh"] for s in segments) == pytest.approx(
             view["plan"]["need_kwh"] - view["plan"]["shortfall_kwh"], abs=0.05
         )
+        dear_until = hour + timedelta(hours=2)  # price_csv: 30 p/kWh for four hours
+        assert all(datetime.fromisoformat(s["start"]) >= dear_until for s in segments)
         assert view["account"] is not None and view["account"]["cost_unit"] == "p"
+        # the plan went out as this session's TxProfile (this raw station
+        # supports no profiles: the record says so rather than hiding it)
+        [tx_profile] = view["profiles"]
+        assert tx_profile["purpose"] == "TxProfile" and tx_profile["transaction_id"] == tx
+        assert tx_profile["payload"]["transactionId"] == tx and tx_profile["detail"]
 
         off = await api_client.post(f"{V1}/stations/CP1/charging", json={"mode": "off"})
         assert off.status_code == 200, off.text
         assert off.json()["mode"] == "off"
+        [cap] = [p for p in off.json()["profiles"] if p["connector_id"] == 0]
+        assert cap["purpose"] == "ChargePointMaxProfile"
+        periods = cap["payload"]["chargingSchedule"]["chargingSchedulePeriod"]
+        assert [p["limit"] for p in periods] == [0.0]
         shown = (await api_client.get(f"{V1}/stations/CP1/charging")).json()
         assert shown["mode"] == "off" and shown["station_id"] == "CP1"
         on = await api_client.post(f"{V1}/stations/CP1/charging", json={"mode": "on"})

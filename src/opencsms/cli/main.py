@@ -25,7 +25,8 @@ from opencsms.cli.apikeys import apikeys_app
 from opencsms.cli.operate import commands_app, stations_app, tags_app, transactions_app
 from opencsms.cli.options import DatabaseUrl, DataDir
 from opencsms.cli.plan import plan
-from opencsms.cli.smart_charging import savings, sessions_app, signals_app, sites_app
+from opencsms.cli.sites import sites_app
+from opencsms.cli.smart_charging import savings, sessions_app, signals_app
 from opencsms.config import Settings
 from opencsms.simulator.cli import simulate
 
