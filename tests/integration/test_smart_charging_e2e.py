@@ -13,15 +13,23 @@ here by hand from the stations' own register samples (``smart_fleet.py``).
 
 from __future__ import annotations
 
+import asyncio
+import math
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from opencsms.app import CentralSystem
-from opencsms.domain.model import IdTag
+from opencsms.chargepoint.clock import parse_time
+from opencsms.domain.model import ApiRole, IdTag
+from opencsms.simulator.fleet import Fleet
 from opencsms.simulator.timebase import ScaledClock
+from opencsms.testing import create_api_key
 
-from .conftest import CentralFactory
+from .conftest import CentralFactory, api_client_for
+from .conftest import test_settings as central_settings
 from .smart_fleet import (
     CO2,
     PRICES,
@@ -32,7 +40,10 @@ from .smart_fleet import (
     hand_account,
     make_fleet,
     night_cars,
+    plan_power_at,
+    readings_from_journal,
     series,
+    series_csv,
     sleep_until,
     station_models,
     wait_until,
@@ -108,3 +119,264 @@ async def test_twenty_quirky_stations_charge_at_full_power_without_profiles(
             assert powers[car.station_id] == pytest.approx(min(car.max_kw * 1000, 32 * V3))
     finally:
         await fleet.stop()
+
+
+SPEED = 1200.0
+"""Simulated seconds per real second: 16:55 to 07:45 is ~45 s of real time."""
+CAP_KW = 45.0
+SITE = "depot"
+ARRIVAL = datetime(2027, 1, 11, 17, 0, tzinfo=UTC)
+END = datetime(2027, 1, 12, 7, 45, tzinfo=UTC)
+CHECKPOINTS = [
+    datetime(2027, 1, 11, h, m, tzinfo=UTC) for h, m in ((18, 5), (19, 20), (21, 40), (23, 10))
+] + [datetime(2027, 1, 12, h, m, tzinfo=UTC) for h, m in ((1, 25), (2, 50), (4, 10), (5, 20))]
+EDGE_S = 240.0
+"""Samples this close (simulated s) to a plan's segment edge or to a new plan
+are not compared: the profile may be in flight, or the station between periods."""
+POWER_TOL_KW = 0.35
+"""Rounding: one decimal of A (69 W at 3 x 230 V), W <-> A conversion, one tenth
+of a kW of planner granularity, the car's 11.0 kW against 16 A's 11.04 kW."""
+SITE_TOL_KW = 0.5
+SWEEP_S = 0.5
+"""smart_charging_interval (real seconds between the service's sweeps)."""
+FLOOR_KW = 6 * V3 / 1000.0
+"""Below 6 A the pilot offers 0 (IEC 61851-1): a plan under this may meter 0."""
+
+
+def _diagnose(st: Any) -> str:
+    """What the station holds, for a mismatch message."""
+    from opencsms.chargepoint import control
+
+    prof = [
+        (
+            i.connector_id,
+            i.profile.purpose.value,
+            i.profile.stack_level,
+            i.profile.kind.value,
+            i.profile.schedule.unit,
+            i.profile.schedule.start,
+            i.profile.valid_from,
+            i.profile.valid_to,
+            i.profile.schedule.duration,
+            [(p.start, p.limit) for p in i.profile.schedule.periods],
+            i.profile.transaction_id,
+        )
+        for i in st.cp.profiles.installed
+    ]
+    tx = st.cp.connectors[1].transaction
+    comp = control.composite_for(st.cp, 1, 7200, "A")
+    return (
+        f" offered={st.cp.offered} status={st.status()} soc={st.outlets[0].ev.soc:.1f}"
+        f" tx={tx.id, tx.start} composite={comp} profiles={prof}"
+        f" timer={st.cp.timers.due_at('limit:1')} now={st.clock.now()}"
+    )
+
+
+async def _api(central: CentralSystem) -> Any:
+    token = await create_api_key(central.services, ApiRole.ADMIN, "e2e-operator")
+    return api_client_for(central, token)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="service/enforcer (not simulator) bugs found by this test, 2026-11-23: "
+    "(1) an infeasible need set 1.4 h before departure gets ~1.9 kWh, not full power now; "
+    "(2) the site's metered total exceeds the 45 kW cap (46-49 kW for minutes); "
+    "(3) a Relative-only station (Delta) keeps a single-period 0 kW ChargePointMaxProfile "
+    "past its resend_at while its plan says 7.4 kW, and a W-only station (Wallbox) keeps "
+    "an older TxProfile after a re-plan; both were marked verified (composite <= asked)",
+)
+async def test_a_night_of_smart_charging_on_a_capped_site_of_quirky_stations(
+    tmp_path: Path,
+) -> None:
+    clock = ScaledClock(SPEED, start=ARRIVAL - timedelta(minutes=5))
+    central = CentralSystem(
+        central_settings(tmp_path / "data", smart_charging_interval=SWEEP_S, response_timeout=10.0),
+        clock=clock.now,
+    )
+    await central.start()
+    fleet: Fleet | None = None
+    sampler: asyncio.Task[None] | None = None
+    log = PowerLog()
+    try:
+        async with await _api(central) as api:
+            for name, values, unit in (("price", PRICES, "p/kWh"), ("co2", CO2, "gCO2/kWh")):
+                reply = await api.post(
+                    f"/api/v1/signals/{name}",
+                    params={"format": "csv"},
+                    content=series_csv(values, unit),
+                )
+                assert reply.status_code == 201, reply.text
+            reply = await api.put(
+                f"/api/v1/sites/{SITE}",
+                json={"name": "night depot", "limit": {"value": CAP_KW, "unit": "kW"}},
+            )
+            assert reply.status_code == 200, reply.text
+            ids = [sid for sid, _ in station_models()]
+            keys = {sid: await central.services.stations.register(sid) for sid in ids}
+            for sid in ids:
+                reply = await api.put(f"/api/v1/stations/{sid}/site", json={"site_id": SITE})
+                assert reply.status_code == 200, reply.text
+            assert central.ca_file is not None
+            fleet, ids = make_fleet(keys, central.ocpp_url, str(central.ca_file), clock)
+            cars = night_cars(ids, ARRIVAL)
+            for car in cars:
+                await central.services.tags.put(IdTag(car.tag))
+            await fleet.start()
+            await wait_until(
+                lambda: all(m.station.cp.registration == "Accepted" for m in fleet.members),
+                20,
+                "every station booted",
+            )
+            sampler = asyncio.create_task(log.run(fleet, every=0.05))
+
+            # -- the cars arrive and the operator tells what each needs -----------------
+            transactions: dict[str, int] = {}
+            need_set_at: dict[str, datetime] = {}
+            for car in cars:
+                await sleep_until(clock, car.arrive)
+                st = fleet.by_id[car.station_id].station
+                await st.plug_in(1, car.ev())
+                assert await st.present_tag(car.tag, 1) == "Accepted"
+                await wait_until(lambda s=st: s.transaction_id() is not None, 10, "tx id")
+                tx = st.transaction_id()
+                assert tx is not None
+                transactions[car.station_id] = tx
+                reply = await api.put(
+                    f"/api/v1/transactions/{tx}/need",
+                    json={
+                        "energy_kwh": car.need_kwh,
+                        "departure": car.departure.isoformat(),
+                        "max_power_kw": car.max_kw,
+                    },
+                )
+                assert reply.status_code == 200, reply.text
+                need_set_at[car.station_id] = clock.now()
+
+            # -- every station's profiles verified, quirks and all -------------------------
+            unverified: dict[str, list[str]] = {}
+
+            async def all_verified() -> bool:
+                unverified.clear()
+                for sid in ids:
+                    if fleet.by_id[sid].station.transaction_id() is None:
+                        continue
+                    reply = await api.get(f"/api/v1/stations/{sid}/charging")
+                    states = [
+                        f"{p['purpose']}:{p['state']}:{p['step']}"
+                        for p in reply.json()["profiles"]
+                        if p["state"] != "cleared"
+                    ]
+                    # a TxDefaultProfile cannot show in the composite schedule while
+                    # every connector has a session (a TxProfile overrides it): the
+                    # enforcer leaves it accepted until a connector is idle (checked below)
+                    checked = [s for s in states if not s.startswith("TxDefaultProfile:")]
+                    if len(checked) < 2 or any(":verified:" not in s for s in checked):
+                        unverified[sid] = states
+                return not unverified
+
+            deadline = clock.now() + timedelta(hours=2)
+            while not await all_verified():
+                assert clock.now() < deadline, f"not verified by {deadline}: {unverified}"
+                await clock.sleep(120)
+
+            # -- at sample times each station draws its plan, the site stays under its cap --
+            mismatches: list[str] = []
+            compared = 0
+            for checkpoint in CHECKPOINTS:
+                await sleep_until(clock, checkpoint)
+                for car in cars:
+                    st = fleet.by_id[car.station_id].station
+                    if st.transaction_id() is None:
+                        continue
+                    url = f"/api/v1/transactions/{transactions[car.station_id]}/plan"
+                    plan = (await api.get(url)).json()["plan"]
+                    assert plan is not None, f"{car.station_id} has no plan"
+                    at, drawn = clock.now(), st.power_w() / 1000.0
+                    if (await api.get(url)).json()["plan"]["id"] != plan["id"]:
+                        continue  # re-planned while we looked
+                    planned, edge = plan_power_at(plan["segments"], at)
+                    age = (at - parse_time(plan["created_at"])).total_seconds()
+                    if edge < EDGE_S or age < EDGE_S:
+                        continue
+                    compared += 1
+                    ok = abs(drawn - planned) <= POWER_TOL_KW + 0.02 * planned or (
+                        planned < FLOOR_KW and drawn == 0
+                    )
+                    if not ok:
+                        mismatches.append(
+                            f"{car.station_id} at {at:%H:%M}: drew {drawn:.2f} kW, "
+                            f"plan {planned:.2f} (plan {plan['id']} made "
+                            f"{parse_time(plan['created_at']):%H:%M}, {plan['method']})"
+                            + _diagnose(st)
+                        )
+            assert compared >= 40, compared
+
+            await sleep_until(clock, END)
+            assert all(m.station.transaction_id() is None for m in fleet.members)
+            sampler.cancel()
+            over = [
+                (at, sum(p.values()) / 1000.0)
+                for at, p in log.samples
+                if sum(p.values()) / 1000.0 > CAP_KW + SITE_TOL_KW
+            ]
+            assert len(log.samples) > 200
+
+            # -- every feasible need met by departure, by the stations' own meters -----------
+            journals = {sid: fleet.by_id[sid].station.journal for sid in ids}
+            readings = {
+                sid: readings_from_journal(
+                    [
+                        (a, p)
+                        for a in ("StartTransaction", "MeterValues", "StopTransaction")
+                        for p in journals[sid].calls("sent", a)
+                    ]
+                )
+                for sid in ids
+            }
+            for car in cars:
+                got_kwh = (readings[car.station_id][-1].wh - readings[car.station_id][0].wh) / 1000
+                if car.feasible_alone:
+                    assert got_kwh >= car.need_kwh - 0.05, (car, got_kwh)
+                else:  # full power from the moment its need was known to departure
+                    hours = (car.departure - need_set_at[car.station_id]).total_seconds() / 3600
+                    assert got_kwh >= 0.95 * car.max_kw * hours, (car, got_kwh)
+
+            # -- the savings report equals the hand arithmetic on the meters' samples --------
+            reply = await api.get(
+                "/api/v1/savings",
+                params={
+                    "start": (ARRIVAL - timedelta(hours=1)).isoformat(),
+                    "end": END.isoformat(),
+                    "site_id": SITE,
+                },
+            )
+            assert reply.status_code == 200, reply.text
+            report = reply.json()
+            prices, co2 = series(PRICES), series(CO2)
+            by_hand = {
+                car.station_id: hand_account(readings[car.station_id], prices, co2, car.max_kw)
+                for car in cars
+            }
+            assert report["total"]["sessions"] == len(cars)
+            for sid, mine in by_hand.items():
+                theirs = report["by_station"][sid]
+                assert theirs["energy_kwh"] == pytest.approx(mine.energy_kwh, abs=1e-6), sid
+                assert theirs["cost"] == pytest.approx(mine.cost, abs=1e-4), sid
+                assert theirs["co2_g"] == pytest.approx(mine.co2_g, abs=1e-3), sid
+                assert theirs["baseline_cost"] == pytest.approx(mine.baseline_cost, abs=1e-4), sid
+                assert theirs["baseline_co2_g"] == pytest.approx(mine.baseline_co2_g, abs=1e-3), sid
+            total_cost = math.fsum(a.cost for a in by_hand.values())
+            total_base = math.fsum(a.baseline_cost for a in by_hand.values())
+            assert report["total"]["cost"] == pytest.approx(total_cost, abs=1e-3)
+            assert report["total"]["saving"] == pytest.approx(total_base - total_cost, abs=1e-3)
+            assert total_cost < total_base  # the plan did save money
+            # last: the draw-vs-plan mismatches, so a run reports every other check first
+            assert not mismatches, mismatches
+            assert not over, [(f"{at:%H:%M:%S}", kw) for at, kw in over[:20]]
+    finally:
+        if sampler is not None:
+            sampler.cancel()
+        if fleet is not None:
+            await fleet.stop()
+        await central.stop()
