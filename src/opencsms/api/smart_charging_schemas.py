@@ -237,7 +237,12 @@ class FlexEventOut(BaseModel):
 class NeedIn(BaseModel):
     model_config = {"extra": "forbid"}
 
-    energy_kwh: float = Field(gt=0, le=1000, description="energy to add by departure")
+    energy_kwh: float = Field(
+        gt=0,
+        le=1000,
+        description="energy the session needs in all by departure "
+        "(what the meter already counted is part of it)",
+    )
     departure: datetime = Field(description="with a time zone")
     max_power_kw: float | None = Field(None, gt=0, le=1000, description="the car's own limit")
     precondition_minutes: int = Field(

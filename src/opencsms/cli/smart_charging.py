@@ -195,7 +195,12 @@ def signals_show(
 @with_target
 def sessions_need(
     transaction_id: int,
-    energy: Annotated[float, typer.Option(help="kWh to add by departure")],
+    energy: Annotated[
+        float,
+        typer.Option(
+            help="kWh the session needs in all by departure (what it already drew counts)"
+        ),
+    ],
     departure: Annotated[str, typer.Option(help="ISO 8601 (UTC if no offset) or +8h")],
     max_power: Annotated[float | None, typer.Option(help="The car's limit, kW")] = None,
     precondition: Annotated[int, typer.Option(help="Minutes of charge before departure")] = 0,
