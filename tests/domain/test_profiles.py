@@ -370,3 +370,23 @@ def test_profile_never_exceeds_the_plan(
         assert limit_at(built.limits_kw, moment) == pytest.approx(sent)
         if built.resend_at is None:
             assert sent == pytest.approx(expected_kw(plan_kw(plan, moment), options))
+
+
+def test_relative_cap_rise_is_resent_at_the_rise_not_before() -> None:
+    """Bug (e2e, DELTA-02): a 0 kW Relative cap rising to 7.4 kW must be sent
+    again at the rise (sending it early would allow more than the plan)."""
+    steps = [Rate(at(0), at(35), 0.0, "kW"), Rate(at(35), at(120), 7.4, "kW")]
+    cap = station_cap_profile(steps, now=NOW, options=ProfileOptions(kind="Relative"))
+    assert periods(cap.payload) == [{"startPeriod": 0, "limit": 0.0}]
+    assert cap.resend_at == at(35)
+    later = station_cap_profile(steps, now=at(35), options=ProfileOptions(kind="Relative"))
+    assert periods(later.payload) == [{"startPeriod": 0, "limit": 10.7}]
+    assert later.resend_at is None
+
+
+def test_relative_cap_decrease_inside_the_lead_is_sent_early() -> None:
+    steps = [Rate(at(0), at(3), 11.04, "kW"), Rate(at(3), at(60), 0.0, "kW"),
+             Rate(at(60), at(120), 11.04, "kW")]  # fmt: skip
+    cap = station_cap_profile(steps, now=NOW, options=ProfileOptions(kind="Relative"))
+    assert periods(cap.payload) == [{"startPeriod": 0, "limit": 0.0}]
+    assert cap.resend_at == at(60)

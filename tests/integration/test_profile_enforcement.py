@@ -293,3 +293,30 @@ async def test_nothing_works_fails_and_tells_the_operator(rig: Rig) -> None:
     assert record.state is ProfileState.FAILED and len(sets(station)) == 6
     [record] = await rig.enforcer.reassert("CP-NO")
     assert record.state is ProfileState.FAILED and len(sets(station)) == 12
+
+
+async def test_relative_cap_replanned_earlier_rise_is_resent_at_the_rise(rig: Rig) -> None:
+    """Bug (e2e, DELTA-02): a Relative-only station's 0 kW cap was kept past the
+    rise of a newer plan: the single-period payload looked "unchanged", so the
+    record kept the older plan's resend_at."""
+    learned = LearnedProfileOptions(*MODEL, kind="Relative")
+    await rig.central.services.uow.run(lambda r: r.charging.put_learned(learned))
+    station = await rig.station("CP-REL", Quirks(required_kind="Relative"))
+    session = rig.session(station, (0, 120, 11.04))
+
+    def cap(rise: float) -> tuple[Rate, ...]:
+        return (
+            Rate(rig.at(0), rig.at(rise), 0.0, "kW"),
+            Rate(rig.at(rise), rig.at(600), 11.04, "kW"),
+        )
+
+    await rig.enforcer.apply(StationTarget("CP-REL", ChargingMode.SMART, (session,), cap(60)))
+    [record] = [r for r in await rig.stored("CP-REL") if r.purpose == "ChargePointMaxProfile"]
+    assert (record.state, record.resend_at) == (ProfileState.VERIFIED, rig.at(60))
+    await rig.enforcer.apply(StationTarget("CP-REL", ChargingMode.SMART, (session,), cap(20)))
+    [record] = [r for r in await rig.stored("CP-REL") if r.purpose == "ChargePointMaxProfile"]
+    assert record.resend_at == rig.at(20)
+    assert limits(station)[0] == (0, 0.0)
+    await station.advance(20 * 60)
+    assert await rig.enforcer.resend_due() == 1
+    assert limits(station)[0] == (0, 16.0)

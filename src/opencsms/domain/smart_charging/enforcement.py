@@ -576,6 +576,8 @@ class ProfileEnforcer:
         if previous.resend_at is not None and previous.resend_at <= now:
             return False
         built = wanted.built(now, options_for_step(previous.step, station.base))
+        if built.resend_at != previous.resend_at:
+            return False  # e.g. a single-period Relative cap whose next change moved
         sent = steps_of(
             previous.payload, now=now, voltage=station.base.voltage,
             phases=station.base.phases, transaction_started_at=wanted.transaction_started_at,

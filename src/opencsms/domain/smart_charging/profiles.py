@@ -27,8 +27,9 @@ Rules (issue 5), each applied in the function named:
   *now* (the part of the schedule already past does not matter), later
   periods sit at their offset from the transaction start. A Relative cap or
   default has no transaction to count from (the station anchors it at
-  whatever it likes), so only the limit in force now is sent, as a single
-  period, and ``resend_at`` is set to its next change;
+  whatever it likes), so one period is sent: the least limit of the next
+  :data:`RESEND_LEAD` (a decrease takes effect early, a rise never does),
+  and ``resend_at`` is when that changes (:func:`_single_period`);
 - stable profile ids per (purpose, connector) so that an update replaces the
   old profile instead of stacking next to it (:func:`profile_id`);
 - TxProfile and ChargePointMaxProfile at stack level 1 when the station
@@ -284,8 +285,7 @@ def build(
             points.append((moment, limit))
     resend_at: datetime | None = None
     if relative and purpose != "TxProfile" and len(points) > 1:
-        resend_at = max(points[1][0] - RESEND_LEAD, start)
-        points = points[:1]
+        points, resend_at = _single_period(points, start)
     points, cut = _fit_periods(points, options.max_periods)
     if cut is not None:
         resend_at = max(cut - RESEND_LEAD, start)
@@ -346,6 +346,25 @@ def _changes(steps_kw: Sequence[Rate], start: datetime) -> list[tuple[datetime, 
     changes = [(start, current)]
     changes.extend((rate.start, rate.value) for rate in ordered if rate.start > start)
     return changes
+
+
+def _single_period(
+    points: list[tuple[datetime, float]], start: datetime
+) -> tuple[list[tuple[datetime, float]], datetime | None]:
+    """A Relative cap or default as one period: the least limit over the next
+    :data:`RESEND_LEAD` (a decrease starts early, never late) and when to send
+    it again: the first moment that least limit changes. A rise is sent at
+    the rise itself, never before (the profile must not allow more than the plan)."""
+
+    def least(moment: datetime) -> float:
+        in_force = [limit for at, limit in points if at <= moment][-1:]
+        coming = [limit for at, limit in points if moment < at <= moment + RESEND_LEAD]
+        return min(in_force + coming)
+
+    now = least(start)
+    candidates = sorted({m for at, _ in points[1:] for m in (at - RESEND_LEAD, at) if m > start})
+    resend_at = next((m for m in candidates if least(m) != now), None)
+    return [(start, now)], resend_at
 
 
 def _fit_periods(
