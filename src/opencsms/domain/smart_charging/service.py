@@ -1,76 +1,47 @@
-"""Live smart charging: signals, sites and needs in; plans and station targets out.
+"""Live smart charging, the operator's facade: signals, sites and needs in;
+plans and station targets out.
 
 The service decides *what* every station should draw; the
 :class:`ProfileApplier` (the enforcer, ``enforcement.py``) turns each
 :class:`~.records.StationTarget` into OCPP profiles, sends and verifies them.
-See ``docs/adr/0004-live-smart-charging.md``.
-
-How work is triggered, and why this way:
-
-- **Re-plans are per group** (a site, or a station outside any site) and are
-  *coalesced*: a trigger marks the group dirty and one runner per group
-  re-plans after a short debounce, again if it was marked while planning. So
-  20 plug-ins in a second cost one or two plans, and two plans of one site
-  never run at once (a lock per group also covers the direct calls).
-- **Triggers**: ``transaction.started`` (plug-in) and ``transaction.stopped``
-  (capacity freed) from the event bus; the operator's signals, needs, sites,
-  events and switch; a station that comes back (:meth:`station_ready`); and a
-  periodic :meth:`sweep` that re-plans a session whose metered energy drifted
-  from its plan, reports each connector's measured power to the enforcer,
-  and lets the enforcer re-send schedules that were cut short.
-- **A station that comes back** waits (bounded) for the configuration pass
-  that provisioning runs on the same connection, watched through the
-  ``command.finished`` event of its GetConfiguration: the enforcer builds
-  profiles from the capabilities in that snapshot. Then its profiles are
-  re-asserted and, if it has sessions, its group re-planned.
+*When* a group is re-planned, and how its targets are applied, is
+:mod:`.replanning`'s (the coalesced runners, the plug-in/stop listener, the
+sweep, stations that come back); this module validates and stores what the
+operator changes and marks the groups it affects. See
+``docs/adr/0004-live-smart-charging.md``.
 
 Operator calls that change the plan inputs (a need, a site, events, signals)
 return once the change is stored; the re-plan follows in the background.
-:meth:`switch` and :meth:`replan` plan and apply before they return.
+:meth:`SmartChargingService.switch` and :meth:`SmartChargingService.replan`
+plan and apply before they return.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
 import structlog
 
 from opencsms.domain.clock import Clock, utc_now
 from opencsms.domain.commands import UnknownStation
-from opencsms.domain.events import Event, EventBus, Subscription
-from opencsms.domain.model import StoredMeterValue, Transaction
+from opencsms.domain.events import EventBus
+from opencsms.domain.model import Transaction
 from opencsms.domain.ports import Repositories, UnitOfWork
 from opencsms.domain.smart_charging.accounting import (
     AccountingError,
     SavingsReport,
     SessionAccount,
-    account_session,
-    metered_intervals,
     savings_report,
 )
-from opencsms.domain.smart_charging.estimates import power_now_w
 from opencsms.domain.smart_charging.grid import (
     FlexEvent,
     GridError,
     apply_events,
     effective_cap,
 )
-from opencsms.domain.smart_charging.live_inputs import (
-    ACTIVE_LIMIT,
-    GroupKey,
-    LiveDefaults,
-    assumed_need,
-    gather,
-    group_of,
-    latest_power_reading,
-    max_power_kw,
-)
-from opencsms.domain.smart_charging.live_plan import plan_group, station_targets
+from opencsms.domain.smart_charging.live_inputs import ACTIVE_LIMIT, GroupKey, group_of
 from opencsms.domain.smart_charging.planner import OBJECTIVE_MODES
 from opencsms.domain.smart_charging.rates import Rate, RateError, normalise
 from opencsms.domain.smart_charging.records import (
@@ -81,16 +52,18 @@ from opencsms.domain.smart_charging.records import (
     ProfileRecord,
     SeriesSummary,
     Site,
-    StationTarget,
     StoredPlan,
+)
+from opencsms.domain.smart_charging.replanning import (
+    ProfileApplier,
+    Replanner,
+    SmartChargingOptions,
 )
 from opencsms.domain.smart_charging.session_view import (
     SessionPlanView,
     SiteLoad,
-    energy_between,
-    metered_between,
     planned_load,
-    series_of,
+    session_account,
     session_view,
 )
 
@@ -108,7 +81,6 @@ __all__ = [
 log = structlog.get_logger("opencsms.smart_charging")
 
 PAGE = 1000
-READY_TASK = "smart-charging-ready:"
 
 
 class UnknownSite(LookupError):
@@ -121,53 +93,6 @@ class UnknownTransaction(LookupError):
 
 class InvalidRequest(ValueError):
     """A need, site, event or signal that cannot be used; the message says why."""
-
-
-class ProfileApplier(Protocol):
-    """What the service asks of the enforcer (``enforcement.ProfileEnforcer``)."""
-
-    async def apply(self, target: StationTarget) -> list[ProfileRecord]: ...
-    async def reassert(self, station_id: str) -> object: ...
-    async def check_draw(
-        self, station_id: str, connector_id: int, measured_kw: float, at: datetime
-    ) -> object: ...
-    async def resend_due(self) -> int: ...
-    def expected_limit_kw(self, station_id: str, connector_id: int, at: datetime) -> object: ...
-
-
-@dataclass(frozen=True, slots=True)
-class SmartChargingOptions:
-    defaults: LiveDefaults = field(default_factory=LiveDefaults)
-    offline_limit_kw: float | None = None
-    interval: float = 60.0
-    """Seconds between sweeps."""
-    drift: float = 0.10
-    """Re-plan when metered energy since the plan differs from the plan's by this share..."""
-    drift_floor_kwh: float = 0.5
-    """...and by more than this (a few Wh off a tiny plan is no drift)."""
-    debounce: float = 0.2
-    """Seconds a dirty group waits for more triggers before it is re-planned."""
-    apply_concurrency: int = 8
-    ready_timeout: float = 30.0
-    """Seconds a station that came back waits for its configuration pass."""
-
-
-SweepRow = tuple[GroupKey, ChargingMode, Transaction, StoredPlan | None, list[StoredMeterValue]]
-
-
-async def _sweep_rows(repos: Repositories) -> list[SweepRow]:
-    rows: list[SweepRow] = []
-    for t in await repos.transactions.list(active_only=True, limit=ACTIVE_LIMIT):
-        rows.append(
-            (
-                await group_of(repos, t.station_id),
-                await repos.charging.mode(t.station_id),
-                t,
-                await repos.charging.latest_plan(t.id),
-                await repos.meter_values.for_transaction(t.id),
-            )
-        )
-    return rows
 
 
 def _aware(moment: datetime, what: str) -> None:
@@ -186,258 +111,47 @@ class SmartChargingService:
         events: EventBus | None = None,
     ) -> None:
         self._uow = uow
-        self._enforcer = enforcer
         self.options = options or SmartChargingOptions()
         self._clock = clock
         self._events = events
-        self._locks: dict[GroupKey, asyncio.Lock] = {}
-        self._pending: dict[GroupKey, str] = {}
-        self._runners: dict[GroupKey, asyncio.Task[None]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._apply_slots = asyncio.Semaphore(self.options.apply_concurrency)
-        self._subscription: Subscription | None = None
-        self._received = 0
-        self._handled = 0
-        self._caught_up = asyncio.Event()
-        """Set while every event received has been handled: a burst of
-        plug-ins is all marked dirty before the runner plans."""
-        self._caught_up.set()
-        self.runs = 0
-        """Group plans made (coalescing shows here)."""
+        self._replanner = Replanner(uow, enforcer, self.options, clock=clock, events=events)
 
-    # -- lifecycle -----------------------------------------------------------
+    @property
+    def runs(self) -> int:
+        """Group plans made (coalescing shows here)."""
+        return self._replanner.runs
+
+    def _schedule(self, key: GroupKey, reason: str) -> None:
+        self._replanner.schedule(key, reason)
+
+    # -- lifecycle, stations coming back, the sweep (see :mod:`.replanning`) ---
 
     def start(self, *, sweep: bool = True) -> None:
         """Listen for plug-ins and stops (and sweep every ``interval``)."""
-        if self._subscription is not None or self._events is None:
-            return
-        self._subscription = self._events.subscribe(
-            self._count, maxsize=10_000, types=("transaction.started", "transaction.stopped")
-        )
-        self._spawn(self._listen(self._subscription), "smart-charging:listen")
-        if sweep:
-            self._spawn(self._sweep_forever(), "smart-charging:sweep")
+        self._replanner.start(sweep=sweep)
 
     async def close(self) -> None:
-        if self._subscription is not None:
-            self._subscription.close()
-            self._subscription = None
-        tasks = [*self._tasks, *self._runners.values()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._tasks.clear()
-        self._runners.clear()
-        self._pending.clear()
+        await self._replanner.close()
 
     async def settle(self) -> None:
         """Return once every event received is handled and no re-plan is due
         or running (tests, and a clean stop)."""
-        while True:
-            await self._caught_up.wait()
-            busy = [t for t in self._runners.values() if not t.done()]
-            busy += [t for t in self._tasks if t.get_name().startswith(READY_TASK)]
-            if not busy:
-                return
-            await asyncio.gather(*busy, return_exceptions=True)
-
-    def _spawn(self, coroutine: object, name: str) -> None:
-        task: asyncio.Task[None] = asyncio.create_task(coroutine, name=name)  # type: ignore[arg-type]
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _count(self, event: Event) -> bool:
-        self._received += 1
-        self._caught_up.clear()
-        return True
-
-    def _check_caught_up(self) -> None:
-        subscription = self._subscription
-        dropped = subscription.dropped if subscription is not None else 0
-        if self._handled + dropped >= self._received:
-            self._caught_up.set()
-
-    async def _listen(self, subscription: Subscription) -> None:
-        async for event in subscription:
-            try:
-                if event.station_id is not None:
-                    reason = "plug-in" if event.type == "transaction.started" else "stop"
-                    await self._schedule_station(event.station_id, reason)
-            except Exception:
-                log.exception("smart charging: event not handled", type=event.type)
-            finally:
-                self._handled += 1
-                self._check_caught_up()
-
-    async def _sweep_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.options.interval)
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("smart charging sweep failed")
-
-    # -- scheduling ------------------------------------------------------------
-
-    def _schedule(self, key: GroupKey, reason: str) -> None:
-        self._pending.setdefault(key, reason)
-        runner = self._runners.get(key)
-        if runner is None or runner.done():
-            self._runners[key] = asyncio.create_task(self._drain(key), name=f"smart-charging:{key}")
-
-    async def _schedule_station(self, station_id: str, reason: str) -> None:
-        self._schedule(await self._uow.read(lambda r: group_of(r, station_id)), reason)
-
-    async def _drain(self, key: GroupKey) -> None:
-        try:
-            while key in self._pending:
-                await asyncio.sleep(self.options.debounce)
-                await self._caught_up.wait()
-                reason = self._pending.pop(key, None)
-                if reason is None:  # planned meanwhile by a direct call
-                    continue
-                try:
-                    await self._run_group(key, reason)
-                except Exception:
-                    log.exception("smart charging: re-plan failed", group=str(key))
-        finally:
-            # no await between the last check of ``_pending`` and here
-            if self._runners.get(key) is asyncio.current_task():
-                del self._runners[key]
-
-    async def _run_group(
-        self, key: GroupKey, reason: str, *, replan: bool = True, only: str | None = None
-    ) -> tuple[list[StoredPlan], dict[str, list[ProfileRecord]]]:
-        """Plan the group (or reuse its plans in force) and apply the targets
-        of its members (or of ``only``)."""
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            now = self._clock()
-            defaults = self.options.defaults
-            inputs = await self._uow.read(lambda r: gather(r, key, now, defaults))
-            stored: list[StoredPlan] = []
-            if replan:
-                self.runs += 1
-                fresh = plan_group(inputs, reason)
-
-                async def store(repos: Repositories) -> list[StoredPlan]:
-                    return [await repos.charging.add_plan(plan) for plan in fresh]
-
-                stored = await self._uow.run(store) if fresh else []
-                plans = {plan.transaction_id: plan for plan in stored}
-            else:
-                plans = {
-                    s.transaction.id: s.latest_plan
-                    for _, s in inputs.sessions
-                    if s.latest_plan is not None
-                }
-            targets = station_targets(inputs, plans, self.options.offline_limit_kw)
-            if only is not None:
-                targets = [t for t in targets if t.station_id == only]
-            return stored, await self._apply(targets)
-
-    async def _apply(self, targets: Sequence[StationTarget]) -> dict[str, list[ProfileRecord]]:
-        async def one(target: StationTarget) -> list[ProfileRecord]:
-            async with self._apply_slots:
-                return await self._enforcer.apply(target)
-
-        results = await asyncio.gather(*(one(t) for t in targets), return_exceptions=True)
-        applied: dict[str, list[ProfileRecord]] = {}
-        for target, result in zip(targets, results, strict=True):
-            if isinstance(result, BaseException):
-                if isinstance(result, asyncio.CancelledError):
-                    raise result
-                log.warning(
-                    "smart charging: apply failed", station=target.station_id, error=repr(result)
-                )
-                applied[target.station_id] = []
-            else:
-                applied[target.station_id] = result
-        return applied
-
-    # -- stations coming back, the sweep --------------------------------------
+        await self._replanner.settle()
 
     def station_ready(self, station_id: str) -> None:
         """The station answered its first message on a connection: in the
         background, wait for its configuration pass, re-assert its profiles,
         install its offline default and re-plan if it has sessions."""
-        watch = None
-        if self._events is not None:
-            watch = self._events.subscribe(
-                lambda e: e.station_id == station_id and e.data.get("action") == "GetConfiguration",
-                maxsize=4,
-                types=("command.finished",),
-            )
-        self._spawn(self._ready(station_id, watch), f"{READY_TASK}{station_id}")
-
-    async def _ready(self, station_id: str, watch: Subscription | None) -> None:
-        try:
-            if watch is not None:
-                try:
-                    async with asyncio.timeout(self.options.ready_timeout):
-                        await watch.get()
-                    # the snapshot is written right after the command's commit
-                    await self._uow.read(lambda r: r.configuration.snapshot(station_id))
-                except TimeoutError:
-                    log.info("smart charging: no configuration pass seen", station=station_id)
-                finally:
-                    watch.close()
-            await self.reconnected(station_id)
-        except Exception:
-            log.exception("smart charging: station ready failed", station=station_id)
+        self._replanner.station_ready(station_id)
 
     async def reconnected(self, station_id: str) -> None:
         """Re-assert the station's profiles; re-plan its group if it has
         sessions, else apply its target from the plans in force."""
-        await self._enforcer.reassert(station_id)
-
-        async def read(repos: Repositories) -> tuple[GroupKey, bool]:
-            key = await group_of(repos, station_id)
-            active = await repos.transactions.list(station_id=station_id, active_only=True, limit=1)
-            return key, bool(active)
-
-        key, active = await self._uow.read(read)
-        if active:
-            self._schedule(key, "reconnect")
-        else:
-            await self._run_group(key, "reconnect", replan=False, only=station_id)
+        await self._replanner.reconnected(station_id)
 
     async def sweep(self) -> None:
-        """Drift checks, draw checks, due re-sends (see the module docstring)."""
-        rows = await self._uow.read(_sweep_rows)
-        drifted: dict[GroupKey, None] = {}
-        for key, mode, transaction, plan, samples in rows:
-            at = latest_power_reading(samples)
-            power = power_now_w(transaction, samples)
-            if power is not None and at is not None:
-                try:
-                    await self._enforcer.check_draw(
-                        transaction.station_id, transaction.connector_id, power / 1000.0, at
-                    )
-                except Exception:
-                    log.exception("draw check failed", station=transaction.station_id)
-            if mode is ChargingMode.SMART and plan is not None:
-                if self._drifted(transaction, plan, samples):
-                    drifted[key] = None
-        for key in drifted:
-            self._schedule(key, "drift")
-        await self._enforcer.resend_due()
-
-    def _drifted(
-        self, transaction: Transaction, plan: StoredPlan, samples: Sequence[StoredMeterValue]
-    ) -> bool:
-        """Metered energy since the plan was made vs the plan's, up to the
-        latest reading (meter values lag; the plan up to now would not)."""
-        metering = metered_intervals(transaction, samples)
-        if not metering.intervals:
-            return False
-        last = metering.intervals[-1].end
-        if last <= plan.created_at:
-            return False
-        metered = metered_between(metering.intervals, plan.created_at, last)
-        planned = energy_between(plan.segments, plan.created_at, last)
-        gap = abs(metered - planned)
-        return gap > self.options.drift_floor_kwh and gap > self.options.drift * planned
+        """Drift checks, draw checks, due re-sends."""
+        await self._replanner.sweep()
 
     # -- signals ---------------------------------------------------------------
 
@@ -684,8 +398,7 @@ class SmartChargingService:
             return await group_of(repos, station_id)
 
         key = await self._uow.read(work)
-        self._pending.pop(key, None)  # this plan covers what was pending
-        plans, _ = await self._run_group(key, reason)
+        plans, _ = await self._replanner.run_now(key, reason)
         return plans
 
     # -- switch ------------------------------------------------------------------
@@ -707,8 +420,7 @@ class SmartChargingService:
 
         key = await self._uow.run(work)
         log.info("charging switched", station=station_id, mode=mode.value, by=requested_by)
-        self._pending.pop(key, None)
-        _, applied = await self._run_group(key, "switch")
+        _, applied = await self._replanner.run_now(key, "switch")
         return applied.get(station_id, [])
 
     async def mode(self, station_id: str) -> ChargingMode:
@@ -763,7 +475,7 @@ class SmartChargingService:
                 offset += len(page)
                 for t in page:
                     if stations is None or t.station_id in stations:
-                        account = await _account(repos, t, defaults, self._clock())
+                        account = await session_account(repos, t, defaults, self._clock())
                         if account is not None:
                             accounts.append(account)
                 if len(page) < PAGE:
@@ -774,23 +486,3 @@ class SmartChargingService:
                 raise InvalidRequest(str(error)) from error
 
         return await self._uow.read(work)
-
-
-async def _account(
-    repos: Repositories, transaction: Transaction, defaults: LiveDefaults, now: datetime
-) -> SessionAccount | None:
-    """The session's account with its station's series and its measured power
-    as the baseline's (None: a signal unit accounting cannot use)."""
-    samples = await repos.meter_values.for_transaction(transaction.id)
-    need = await repos.charging.get_need(transaction.id)
-    plans = await repos.charging.plans(transaction.id)
-    power, _ = max_power_kw(transaction, samples, need, plans, defaults)
-    until = transaction.stopped_at or now
-    end = max(until, assumed_need(transaction, need, defaults).departure)
-    price_series, co2_series = await series_of(repos, transaction.station_id)
-    price = await repos.signals.window(price_series, transaction.started_at, end)
-    co2 = await repos.signals.window(co2_series, transaction.started_at, end)
-    try:
-        return account_session(transaction, samples, price, co2, power)
-    except AccountingError:
-        return None

@@ -25,7 +25,12 @@ from opencsms.domain.smart_charging.accounting import (
     metered_intervals,
 )
 from opencsms.domain.smart_charging.estimates import Estimate, estimate_session
-from opencsms.domain.smart_charging.live_inputs import LiveDefaults, session_input
+from opencsms.domain.smart_charging.live_inputs import (
+    LiveDefaults,
+    assumed_need,
+    max_power_kw,
+    session_input,
+)
 from opencsms.domain.smart_charging.planner import Segment
 from opencsms.domain.smart_charging.rates import Rate
 from opencsms.domain.smart_charging.records import (
@@ -185,3 +190,23 @@ def planned_load(plans: Sequence[StoredPlan], start: datetime, end: datetime) ->
         else:
             steps.append(Rate(a, b, kw, "kW"))
     return steps
+
+
+async def session_account(
+    repos: Repositories, transaction: Transaction, defaults: LiveDefaults, now: datetime
+) -> SessionAccount | None:
+    """The session's account with its station's series and its measured power
+    as the baseline's (None: a signal unit accounting cannot use)."""
+    samples = await repos.meter_values.for_transaction(transaction.id)
+    need = await repos.charging.get_need(transaction.id)
+    plans = await repos.charging.plans(transaction.id)
+    power, _ = max_power_kw(transaction, samples, need, plans, defaults)
+    until = transaction.stopped_at or now
+    end = max(until, assumed_need(transaction, need, defaults).departure)
+    price_series, co2_series = await series_of(repos, transaction.station_id)
+    price = await repos.signals.window(price_series, transaction.started_at, end)
+    co2 = await repos.signals.window(co2_series, transaction.started_at, end)
+    try:
+        return account_session(transaction, samples, price, co2, power)
+    except AccountingError:
+        return None

@@ -1,0 +1,389 @@
+"""Re-planning: when a group of stations is planned again, and how its plans reach the stations.
+
+:class:`Replanner` is the working half of
+:class:`~.service.SmartChargingService` (which is the operator's facade and
+the only caller): it owns the coalesced re-plan runners, the listener for
+plug-ins and stops, the periodic sweep and the handling of a station that
+comes back. See ``docs/adr/0004-live-smart-charging.md``.
+
+How work is triggered, and why this way:
+
+- **Re-plans are per group** (a site, or a station outside any site) and are
+  *coalesced*: a trigger marks the group dirty and one runner per group
+  re-plans after a short debounce, again if it was marked while planning. So
+  20 plug-ins in a second cost one or two plans, and two plans of one site
+  never run at once (a lock per group also covers the direct calls).
+- **Triggers**: ``transaction.started`` (plug-in) and ``transaction.stopped``
+  (capacity freed) from the event bus; the operator's signals, needs, sites,
+  events and switch (through the facade); a station that comes back
+  (:meth:`Replanner.station_ready`); and a periodic :meth:`Replanner.sweep`
+  that re-plans a session whose metered energy drifted from its plan,
+  reports each connector's measured power to the enforcer, and lets the
+  enforcer re-send schedules that were cut short.
+- **A station that comes back** waits (bounded) for the configuration pass
+  that provisioning runs on the same connection, watched through the
+  ``command.finished`` event of its GetConfiguration: the enforcer builds
+  profiles from the capabilities in that snapshot. Then its profiles are
+  re-asserted and, if it has sessions, its group re-planned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+import structlog
+
+from opencsms.domain.clock import Clock, utc_now
+from opencsms.domain.events import Event, EventBus, Subscription
+from opencsms.domain.model import StoredMeterValue, Transaction
+from opencsms.domain.ports import Repositories, UnitOfWork
+from opencsms.domain.smart_charging.accounting import metered_intervals
+from opencsms.domain.smart_charging.estimates import power_now_w
+from opencsms.domain.smart_charging.live_inputs import (
+    ACTIVE_LIMIT,
+    GroupKey,
+    LiveDefaults,
+    gather,
+    group_of,
+    latest_power_reading,
+)
+from opencsms.domain.smart_charging.live_plan import plan_group, station_targets
+from opencsms.domain.smart_charging.records import (
+    ChargingMode,
+    ProfileRecord,
+    StationTarget,
+    StoredPlan,
+)
+from opencsms.domain.smart_charging.session_view import energy_between, metered_between
+
+__all__ = ["ProfileApplier", "Replanner", "SmartChargingOptions"]
+
+log = structlog.get_logger("opencsms.smart_charging")
+
+READY_TASK = "smart-charging-ready:"
+
+
+class ProfileApplier(Protocol):
+    """What the service asks of the enforcer (``enforcement.ProfileEnforcer``)."""
+
+    async def apply(self, target: StationTarget) -> list[ProfileRecord]: ...
+    async def reassert(self, station_id: str) -> object: ...
+    async def check_draw(
+        self, station_id: str, connector_id: int, measured_kw: float, at: datetime
+    ) -> object: ...
+    async def resend_due(self) -> int: ...
+    def expected_limit_kw(self, station_id: str, connector_id: int, at: datetime) -> object: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SmartChargingOptions:
+    defaults: LiveDefaults = field(default_factory=LiveDefaults)
+    offline_limit_kw: float | None = None
+    interval: float = 60.0
+    """Seconds between sweeps."""
+    drift: float = 0.10
+    """Re-plan when metered energy since the plan differs from the plan's by this share..."""
+    drift_floor_kwh: float = 0.5
+    """...and by more than this (a few Wh off a tiny plan is no drift)."""
+    debounce: float = 0.2
+    """Seconds a dirty group waits for more triggers before it is re-planned."""
+    apply_concurrency: int = 8
+    ready_timeout: float = 30.0
+    """Seconds a station that came back waits for its configuration pass."""
+
+
+SweepRow = tuple[GroupKey, ChargingMode, Transaction, StoredPlan | None, list[StoredMeterValue]]
+
+
+async def _sweep_rows(repos: Repositories) -> list[SweepRow]:
+    rows: list[SweepRow] = []
+    for t in await repos.transactions.list(active_only=True, limit=ACTIVE_LIMIT):
+        rows.append(
+            (
+                await group_of(repos, t.station_id),
+                await repos.charging.mode(t.station_id),
+                t,
+                await repos.charging.latest_plan(t.id),
+                await repos.meter_values.for_transaction(t.id),
+            )
+        )
+    return rows
+
+
+class Replanner:
+    """Coalesced group re-plans, the event listener, the sweep, stations that
+    come back (see the module docstring)."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        enforcer: ProfileApplier,
+        options: SmartChargingOptions,
+        *,
+        clock: Clock = utc_now,
+        events: EventBus | None = None,
+    ) -> None:
+        self._uow = uow
+        self._enforcer = enforcer
+        self.options = options
+        self._clock = clock
+        self._events = events
+        self._locks: dict[GroupKey, asyncio.Lock] = {}
+        self._pending: dict[GroupKey, str] = {}
+        self._runners: dict[GroupKey, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._apply_slots = asyncio.Semaphore(self.options.apply_concurrency)
+        self._subscription: Subscription | None = None
+        self._received = 0
+        self._handled = 0
+        self._caught_up = asyncio.Event()
+        """Set while every event received has been handled: a burst of
+        plug-ins is all marked dirty before the runner plans."""
+        self._caught_up.set()
+        self.runs = 0
+        """Group plans made (coalescing shows here)."""
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def start(self, *, sweep: bool = True) -> None:
+        """Listen for plug-ins and stops (and sweep every ``interval``)."""
+        if self._subscription is not None or self._events is None:
+            return
+        self._subscription = self._events.subscribe(
+            self._count, maxsize=10_000, types=("transaction.started", "transaction.stopped")
+        )
+        self._spawn(self._listen(self._subscription), "smart-charging:listen")
+        if sweep:
+            self._spawn(self._sweep_forever(), "smart-charging:sweep")
+
+    async def close(self) -> None:
+        if self._subscription is not None:
+            self._subscription.close()
+            self._subscription = None
+        tasks = [*self._tasks, *self._runners.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        self._runners.clear()
+        self._pending.clear()
+
+    async def settle(self) -> None:
+        """Return once every event received is handled and no re-plan is due
+        or running (tests, and a clean stop)."""
+        while True:
+            await self._caught_up.wait()
+            busy = [t for t in self._runners.values() if not t.done()]
+            busy += [t for t in self._tasks if t.get_name().startswith(READY_TASK)]
+            if not busy:
+                return
+            await asyncio.gather(*busy, return_exceptions=True)
+
+    def _spawn(self, coroutine: object, name: str) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coroutine, name=name)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _count(self, event: Event) -> bool:
+        self._received += 1
+        self._caught_up.clear()
+        return True
+
+    def _check_caught_up(self) -> None:
+        subscription = self._subscription
+        dropped = subscription.dropped if subscription is not None else 0
+        if self._handled + dropped >= self._received:
+            self._caught_up.set()
+
+    async def _listen(self, subscription: Subscription) -> None:
+        async for event in subscription:
+            try:
+                if event.station_id is not None:
+                    reason = "plug-in" if event.type == "transaction.started" else "stop"
+                    await self._schedule_station(event.station_id, reason)
+            except Exception:
+                log.exception("smart charging: event not handled", type=event.type)
+            finally:
+                self._handled += 1
+                self._check_caught_up()
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.interval)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("smart charging sweep failed")
+
+    # -- scheduling ------------------------------------------------------------
+
+    def schedule(self, key: GroupKey, reason: str) -> None:
+        self._pending.setdefault(key, reason)
+        runner = self._runners.get(key)
+        if runner is None or runner.done():
+            self._runners[key] = asyncio.create_task(self._drain(key), name=f"smart-charging:{key}")
+
+    async def run_now(
+        self, key: GroupKey, reason: str
+    ) -> tuple[list[StoredPlan], dict[str, list[ProfileRecord]]]:
+        """Re-plan ``key`` now and apply (it covers whatever was pending)."""
+        self._pending.pop(key, None)
+        return await self.run_group(key, reason)
+
+    async def _schedule_station(self, station_id: str, reason: str) -> None:
+        self.schedule(await self._uow.read(lambda r: group_of(r, station_id)), reason)
+
+    async def _drain(self, key: GroupKey) -> None:
+        try:
+            while key in self._pending:
+                await asyncio.sleep(self.options.debounce)
+                await self._caught_up.wait()
+                reason = self._pending.pop(key, None)
+                if reason is None:  # planned meanwhile by a direct call
+                    continue
+                try:
+                    await self.run_group(key, reason)
+                except Exception:
+                    log.exception("smart charging: re-plan failed", group=str(key))
+        finally:
+            # no await between the last check of ``_pending`` and here
+            if self._runners.get(key) is asyncio.current_task():
+                del self._runners[key]
+
+    async def run_group(
+        self, key: GroupKey, reason: str, *, replan: bool = True, only: str | None = None
+    ) -> tuple[list[StoredPlan], dict[str, list[ProfileRecord]]]:
+        """Plan the group (or reuse its plans in force) and apply the targets
+        of its members (or of ``only``)."""
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            now = self._clock()
+            defaults = self.options.defaults
+            inputs = await self._uow.read(lambda r: gather(r, key, now, defaults))
+            stored: list[StoredPlan] = []
+            if replan:
+                self.runs += 1
+                fresh = plan_group(inputs, reason)
+
+                async def store(repos: Repositories) -> list[StoredPlan]:
+                    return [await repos.charging.add_plan(plan) for plan in fresh]
+
+                stored = await self._uow.run(store) if fresh else []
+                plans = {plan.transaction_id: plan for plan in stored}
+            else:
+                plans = {
+                    s.transaction.id: s.latest_plan
+                    for _, s in inputs.sessions
+                    if s.latest_plan is not None
+                }
+            targets = station_targets(inputs, plans, self.options.offline_limit_kw)
+            if only is not None:
+                targets = [t for t in targets if t.station_id == only]
+            return stored, await self._apply(targets)
+
+    async def _apply(self, targets: Sequence[StationTarget]) -> dict[str, list[ProfileRecord]]:
+        async def one(target: StationTarget) -> list[ProfileRecord]:
+            async with self._apply_slots:
+                return await self._enforcer.apply(target)
+
+        results = await asyncio.gather(*(one(t) for t in targets), return_exceptions=True)
+        applied: dict[str, list[ProfileRecord]] = {}
+        for target, result in zip(targets, results, strict=True):
+            if isinstance(result, BaseException):
+                if isinstance(result, asyncio.CancelledError):
+                    raise result
+                log.warning(
+                    "smart charging: apply failed", station=target.station_id, error=repr(result)
+                )
+                applied[target.station_id] = []
+            else:
+                applied[target.station_id] = result
+        return applied
+
+    # -- stations coming back, the sweep --------------------------------------
+
+    def station_ready(self, station_id: str) -> None:
+        """The station answered its first message on a connection: in the
+        background, wait for its configuration pass, re-assert its profiles,
+        install its offline default and re-plan if it has sessions."""
+        watch = None
+        if self._events is not None:
+            watch = self._events.subscribe(
+                lambda e: e.station_id == station_id and e.data.get("action") == "GetConfiguration",
+                maxsize=4,
+                types=("command.finished",),
+            )
+        self._spawn(self._ready(station_id, watch), f"{READY_TASK}{station_id}")
+
+    async def _ready(self, station_id: str, watch: Subscription | None) -> None:
+        try:
+            if watch is not None:
+                try:
+                    async with asyncio.timeout(self.options.ready_timeout):
+                        await watch.get()
+                    # the snapshot is written right after the command's commit
+                    await self._uow.read(lambda r: r.configuration.snapshot(station_id))
+                except TimeoutError:
+                    log.info("smart charging: no configuration pass seen", station=station_id)
+                finally:
+                    watch.close()
+            await self.reconnected(station_id)
+        except Exception:
+            log.exception("smart charging: station ready failed", station=station_id)
+
+    async def reconnected(self, station_id: str) -> None:
+        """Re-assert the station's profiles; re-plan its group if it has
+        sessions, else apply its target from the plans in force."""
+        await self._enforcer.reassert(station_id)
+
+        async def read(repos: Repositories) -> tuple[GroupKey, bool]:
+            key = await group_of(repos, station_id)
+            active = await repos.transactions.list(station_id=station_id, active_only=True, limit=1)
+            return key, bool(active)
+
+        key, active = await self._uow.read(read)
+        if active:
+            self.schedule(key, "reconnect")
+        else:
+            await self.run_group(key, "reconnect", replan=False, only=station_id)
+
+    async def sweep(self) -> None:
+        """Drift checks, draw checks, due re-sends (see the module docstring)."""
+        rows = await self._uow.read(_sweep_rows)
+        drifted: dict[GroupKey, None] = {}
+        for key, mode, transaction, plan, samples in rows:
+            at = latest_power_reading(samples)
+            power = power_now_w(transaction, samples)
+            if power is not None and at is not None:
+                try:
+                    await self._enforcer.check_draw(
+                        transaction.station_id, transaction.connector_id, power / 1000.0, at
+                    )
+                except Exception:
+                    log.exception("draw check failed", station=transaction.station_id)
+            if mode is ChargingMode.SMART and plan is not None:
+                if self._drifted(transaction, plan, samples):
+                    drifted[key] = None
+        for key in drifted:
+            self.schedule(key, "drift")
+        await self._enforcer.resend_due()
+
+    def _drifted(
+        self, transaction: Transaction, plan: StoredPlan, samples: Sequence[StoredMeterValue]
+    ) -> bool:
+        """Metered energy since the plan was made vs the plan's, up to the
+        latest reading (meter values lag; the plan up to now would not)."""
+        metering = metered_intervals(transaction, samples)
+        if not metering.intervals:
+            return False
+        last = metering.intervals[-1].end
+        if last <= plan.created_at:
+            return False
+        metered = metered_between(metering.intervals, plan.created_at, last)
+        planned = energy_between(plan.segments, plan.created_at, last)
+        gap = abs(metered - planned)
+        return gap > self.options.drift_floor_kwh and gap > self.options.drift * planned
