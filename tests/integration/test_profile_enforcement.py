@@ -320,3 +320,80 @@ async def test_relative_cap_replanned_earlier_rise_is_resent_at_the_rise(rig: Ri
     await station.advance(20 * 60)
     assert await rig.enforcer.resend_due() == 1
     assert limits(station)[0] == (0, 16.0)
+
+
+def ours(station: SimulatedStation, purpose: str) -> list[tuple[int, int]]:
+    """(profile id, stack level) of each of our profiles of ``purpose`` the station holds."""
+    return [
+        (i.profile.id, i.profile.stack_level)
+        for i in station.cp.profiles.installed
+        if i.profile.purpose.value == purpose and i.profile.id >= 9100
+    ]
+
+
+async def test_a_refused_update_does_not_leave_the_older_plan_installed(rig: Rig) -> None:
+    """Bug (e2e, WALLB-02): after an update the station must not keep an
+    older TxProfile of ours. Every step refused: the older one is gone (the
+    ladder cleared it), the record says FAILED, and the same plan again is
+    not escalated again."""
+    station = await rig.station("CP-STALE")
+    first = StationTarget("CP-STALE", ChargingMode.SMART, (rig.session(station, (0, 60, 11.04)),))
+    [record] = await rig.enforcer.apply(first)
+    assert record.state is ProfileState.VERIFIED
+    assert ours(station, "TxProfile") == [(9301, 1)]
+    station.cp.profiles.checks.append(lambda _c, _p: "refuses everything now")
+    update = StationTarget("CP-STALE", ChargingMode.SMART, (rig.session(station, (0, 60, 0.0)),))
+    [record] = await rig.enforcer.apply(update)
+    assert record.state is ProfileState.FAILED
+    assert ours(station, "TxProfile") == []
+    count = len(sets(station))
+    [again] = await rig.enforcer.apply(update)
+    assert again.state is ProfileState.FAILED and len(sets(station)) == count
+
+
+async def escalate_to_clear_and_set(rig: Rig, station_id: str) -> None:
+    """Two draws over the limit: the TxProfile is re-sent, then cleared and set."""
+    for step in ("resend", "clear_and_set"):
+        record = await rig.enforcer.check_draw(station_id, 1, 11.0, rig.now())
+        assert record is not None and (record.state, record.step) == (ProfileState.VERIFIED, step)
+
+
+async def test_a_failed_escalation_keeps_a_profile_that_asks_the_plan(rig: Rig) -> None:
+    """A car drawing over a profile that asks the plan, every later step
+    refused: the profile stays (it is right), the record says FAILED with its
+    payload, and neither the draw nor the same plan escalates again."""
+    station = await rig.station("CP-KEEP")
+    target = StationTarget("CP-KEEP", ChargingMode.SMART, (rig.session(station, (0, 60, 7.0)),))
+    await rig.enforcer.apply(target)
+    await station.advance(600)
+    await escalate_to_clear_and_set(rig, "CP-KEEP")
+    [held] = [r for r in await rig.stored("CP-KEEP") if r.purpose == "TxProfile"]
+    station.cp.profiles.checks.append(lambda _c, _p: "refuses everything now")
+    record = await rig.enforcer.check_draw("CP-KEEP", 1, 11.0, rig.now())
+    assert record is not None and record.state is ProfileState.FAILED
+    assert record.payload == held.payload and ours(station, "TxProfile") == [(9301, 1)]
+    count = len(sets(station))
+    assert await rig.enforcer.check_draw("CP-KEEP", 1, 11.0, rig.now()) is None
+    await rig.enforcer.apply(target)
+    assert len(sets(station)) == count
+
+
+async def test_a_new_stack_level_clears_the_old_level(rig: Rig) -> None:
+    """After any apply the station holds one profile of ours per (connector,
+    purpose): a step that moves it to stack level 0 clears level 1 by criteria
+    (a station keying profiles by level would otherwise keep both)."""
+    station = await rig.station("CP-LEVEL")
+    target = StationTarget("CP-LEVEL", ChargingMode.SMART, (rig.session(station, (0, 60, 7.0)),))
+    await rig.enforcer.apply(target)
+    await station.advance(600)
+    await escalate_to_clear_and_set(rig, "CP-LEVEL")
+    station.cp.profiles.checks.append(
+        lambda _c, p: None if p.stack_level == 0 else "stack level must be 0"
+    )
+    record = await rig.enforcer.check_draw("CP-LEVEL", 1, 11.0, rig.now())
+    assert record is not None
+    assert (record.state, record.step) == (ProfileState.VERIFIED, "stack_level_0")
+    assert ours(station, "TxProfile") == [(9301, 0)]
+    assert received(station, "ClearChargingProfile")[-1] == {
+        "connectorId": 1, "chargingProfilePurpose": "TxProfile", "stackLevel": 1,
+    }  # fmt: skip

@@ -237,6 +237,8 @@ class ProfileEnforcer:
                     binding, limit = record, value
             if binding is None or limit is None or measured_kw <= limit + self._tolerance_kw:
                 return None
+            if binding.state is ProfileState.FAILED:
+                return None  # reported already; a reconnect (reassert) tries again
             why = f"draws {measured_kw:.2f} kW over the {limit:.2f} kW asked"
             step = next_step(binding.step, station.base)
             wanted = await self._wanted_of(station, binding)
@@ -293,6 +295,8 @@ class ProfileEnforcer:
     ) -> ProfileRecord:
         key = (wanted.connector_id, wanted.purpose)
         previous = station.records.get(key)
+        # what the station holds of ours for `key`, until an attempt is accepted
+        held = previous if _installed(previous) else None
         last_detail: str | None = None
         current: str | None = step
         while current is not None:
@@ -314,7 +318,17 @@ class ProfileEnforcer:
                 transaction_id=wanted.transaction_id,
                 resend_at=built.resend_at,
             )
-            outcome = await self._send(station.station_id, built, step)
+            outcome: _Outcome | None = None
+            if step == "clear_and_set":
+                cleared = await self._command(
+                    station.station_id, "ClearChargingProfile", {"id": built.profile_id}
+                )
+                if cleared.kind == "accepted":
+                    held = None
+                outcome = cleared if cleared.kind in ("offline", "invalid") else None
+            outcome = outcome or await self._command(
+                station.station_id, "SetChargingProfile", built.request
+            )
             if outcome.kind == "offline":
                 state = previous.state if previous is not None else ProfileState.SENT
                 return await self._done(station, replace(record, state=state, detail=OFFLINE))
@@ -323,6 +337,8 @@ class ProfileEnforcer:
                     station, replace(record, state=ProfileState.FAILED, detail=outcome.detail)
                 )
             if outcome.kind == "accepted":
+                await self._drop_other_level(station, held, built)
+                held = None  # same id: the station replaced it
                 verdict, detail = await self._verify(station, built, options)
                 if verdict == "ok":
                     await self._learn(station, step, wanted.purpose, options)
@@ -340,21 +356,37 @@ class ProfileEnforcer:
             log.info("profile not in effect", station=station.station_id, step=step,
                      purpose=wanted.purpose, detail=last_detail)  # fmt: skip
             current = next_step(step, station.base)
-        failed = replace(
-            rejected,
-            state=ProfileState.FAILED,
-            detail=f"every escalation step failed; last: {last_detail}",
-        )
+        why = f"every escalation step failed; last: {last_detail}"
+        if held is not None and self._same_limits(held, wanted, station, self._clock()):
+            # what the station still holds asks for the plan: keep it, say so
+            failed = replace(held, state=ProfileState.FAILED, updated_at=self._clock(), detail=why)
+            return await self._done(station, failed)
+        if held is not None:
+            # every attempt refused: the station still holds an older plan of ours
+            outcome = await self._command(
+                station.station_id, "ClearChargingProfile", {"id": held.profile_id}
+            )
+            why = f"{why}; the older profile was cleared ({outcome.kind})"
+        failed = replace(rejected, state=ProfileState.FAILED, detail=why)
         return await self._done(station, failed)
 
-    async def _send(self, station_id: str, built: BuiltProfile, step: str) -> _Outcome:
-        if step == "clear_and_set":
-            cleared = await self._command(
-                station_id, "ClearChargingProfile", {"id": built.profile_id}
-            )
-            if cleared.kind in ("offline", "invalid"):
-                return cleared
-        return await self._command(station_id, "SetChargingProfile", built.request)
+    async def _drop_other_level(
+        self, station: _Station, held: ProfileRecord | None, built: BuiltProfile
+    ) -> None:
+        """The new profile has our id but another stack level: a station that
+        keys profiles by (connector, purpose, stack level) would keep the old
+        one next to it, so clear that level (the new one does not match)."""
+        if held is None or held.payload.get("stackLevel") == built.stack_level:
+            return
+        await self._command(
+            station.station_id,
+            "ClearChargingProfile",
+            {
+                "connectorId": built.connector_id,
+                "chargingProfilePurpose": built.purpose,
+                "stackLevel": held.payload.get("stackLevel"),
+            },
+        )
 
     async def _command(self, station_id: str, action: str, payload: dict[str, object]) -> _Outcome:
         try:
@@ -575,6 +607,13 @@ class ProfileEnforcer:
             return False
         if previous.resend_at is not None and previous.resend_at <= now:
             return False
+        return self._same_limits(previous, wanted, station, now)
+
+    def _same_limits(
+        self, previous: ProfileRecord, wanted: _Wanted, station: _Station, now: datetime
+    ) -> bool:
+        """Whether ``previous``'s payload asks, from ``now`` on, what ``wanted``
+        built with the same step would ask (and would be re-sent at the same time)."""
         built = wanted.built(now, options_for_step(previous.step, station.base))
         if built.resend_at != previous.resend_at:
             return False  # e.g. a single-period Relative cap whose next change moved
@@ -590,6 +629,15 @@ class ProfileEnforcer:
 
 def _constant(purpose: ProfilePurpose, now: datetime, kw: float) -> _Wanted:
     return _Wanted(purpose, 0, (Rate(now, now + FOREVER, kw, KW),))
+
+
+def _installed(record: ProfileRecord | None) -> bool:
+    """Whether the station holds ``record``'s payload (as far as we know)."""
+    return (
+        record is not None
+        and record.state in (ProfileState.VERIFIED, ProfileState.ACCEPTED)
+        and record.detail != OFFLINE
+    )
 
 
 def _close(a: float | None, b: float | None) -> bool:
