@@ -33,6 +33,7 @@ from opencsms.domain.smart_charging.live_inputs import (
     LiveDefaults,
     gather,
 )
+from opencsms.domain.smart_charging.live_plan import station_targets
 from opencsms.domain.smart_charging.rates import Rate
 from opencsms.domain.smart_charging.records import (
     ChargingMode,
@@ -361,9 +362,42 @@ async def test_a_burst_of_plug_ins_costs_a_few_plans_not_one_each(world: World) 
         assert (await _plans(world, tx))[-1].reason == "plug-in"
 
 
+async def test_a_session_not_planned_yet_charges_within_its_share_not_at_0(
+    world: World,
+) -> None:
+    """e2e finding: a station's target applied between a plug-in and the
+    plug-in's plan (a station coming back) held the car at 0 kW (a TxProfile
+    of no segments) until the plan came; it must charge at full power within
+    its station's share of the cap meanwhile."""
+    await world.service.import_signal("price", prices(T0, NIGHT), requested_by="test")
+    await world.service.put_site(Site("S1", "depot", SiteLimit("S1", 11.0)))
+    await world.station("CP1")
+    await world.service.assign_station("CP1", "S1")
+    await world.service.settle()
+    await world.uow.run(lambda r: r.id_tags.put(IdTag("T1")))
+    quiet = TransactionService(world.uow, world.clock)  # publishes nothing: no plan yet
+    tx, _ = await quiet.start(TransactionStart("CP1", 1, "T1", 0, T0))
+    inputs = await world.uow.read(
+        lambda r: gather(r, GroupKey("site", "S1"), T0, LiveDefaults(power_kw=7.4))
+    )
+    [target] = station_targets(inputs, {}, None)
+    [connector] = target.connectors
+    assert (connector.transaction_id, connector.segments) == (tx, ())
+    assert connector.after_kw == 7.4
+    assert target.station_cap_kw is not None
+    assert {r.value for r in target.station_cap_kw} == {11.0}
+    # a re-plan of CP1 alone, marked before it joined the site, plans nothing:
+    # the site plans it (the live test saw a member planned "single")
+    alone = await world.uow.read(
+        lambda r: gather(r, GroupKey("station", "CP1"), T0, LiveDefaults(power_kw=7.4))
+    )
+    assert alone.members == ()
+
+
 async def test_a_station_that_comes_back_is_reasserted_and_bounded(world: World) -> None:
     await world.station("CP1")
     await world.service.reconnected("CP1")
+    await world.service.settle()
     assert world.enforcer.reasserted == ["CP1"]
     target = world.enforcer.last("CP1")
     assert target.connectors == () and target.default_limit_kw == 11.0

@@ -188,7 +188,8 @@ async def group_of(repos: Repositories, station_id: str) -> GroupKey:
 async def gather(
     repos: Repositories, key: GroupKey, now: datetime, defaults: LiveDefaults
 ) -> GroupInputs:
-    """Everything a plan of ``key`` depends on (a removed site: no members)."""
+    """Everything a plan of ``key`` depends on (a removed site, or a lone
+    station that has joined a site since: no members)."""
     site: Site | None = None
     events: list[FlexEvent] = []
     if key.kind == "site":
@@ -196,8 +197,10 @@ async def gather(
         stations = await repos.sites.members(key.id) if site is not None else []
         if site is not None:
             events = await repos.sites.events(key.id)
-    else:
+    elif await repos.sites.site_of(key.id) is None:
         stations = [key.id]
+    else:  # joined a site since it was marked: its site plans it
+        stations = []
     members = []
     for station_id in stations:
         active = await repos.transactions.list(

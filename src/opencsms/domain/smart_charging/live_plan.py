@@ -320,7 +320,8 @@ def station_targets(
     offline_limit_kw: float | None,
 ) -> list[StationTarget]:
     """One target per member from the plans in force (by transaction id; a
-    session without one gets no segments)."""
+    session without one yet charges at its full power, bounded by its
+    station's share of the cap)."""
     connectors: dict[str, list[ConnectorTarget]] = {}
     loads: dict[str, list[Segment]] = {}
     for member in inputs.members:
@@ -330,7 +331,9 @@ def station_targets(
             t = session.transaction
             plan = plans.get(t.id)
             segments = plan.segments if plan is not None else ()
-            after = session.max_power_kw if plan is not None and keeps_charging(plan) else None
+            # no plan yet (its plug-in re-plan is on its way): full power within
+            # the station's share, never 0 for lack of a plan
+            after = session.max_power_kw if plan is None or keeps_charging(plan) else None
             targets.append(ConnectorTarget(t.connector_id, t.id, t.started_at, segments, after))
             if member.mode is not ChargingMode.OFF:
                 load.extend(segments)

@@ -30,7 +30,7 @@ How work is triggered, and why this way:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -96,6 +96,15 @@ class SmartChargingOptions:
     """Seconds a station that came back waits for its configuration pass."""
 
 
+@dataclass(slots=True)
+class _Dirty:
+    """What a group's runner has to do: re-plan (``reason``), or only apply
+    the targets of ``stations`` from the plans in force."""
+
+    reason: str | None = None
+    stations: set[str] = field(default_factory=set)
+
+
 SweepRow = tuple[GroupKey, ChargingMode, Transaction, StoredPlan | None, list[StoredMeterValue]]
 
 
@@ -133,7 +142,7 @@ class Replanner:
         self._clock = clock
         self._events = events
         self._locks: dict[GroupKey, asyncio.Lock] = {}
-        self._pending: dict[GroupKey, str] = {}
+        self._pending: dict[GroupKey, _Dirty] = {}
         self._runners: dict[GroupKey, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._apply_slots = asyncio.Semaphore(self.options.apply_concurrency)
@@ -222,7 +231,19 @@ class Replanner:
     # -- scheduling ------------------------------------------------------------
 
     def schedule(self, key: GroupKey, reason: str) -> None:
-        self._pending.setdefault(key, reason)
+        """Mark ``key`` for a re-plan (the first reason given is kept)."""
+        dirty = self._pending.setdefault(key, _Dirty())
+        if dirty.reason is None:
+            dirty.reason = reason
+        self._ensure_runner(key)
+
+    def schedule_apply(self, key: GroupKey, station_id: str) -> None:
+        """Mark ``station_id``'s target for applying from the plans in force
+        (a re-plan of ``key``, pending or not, applies it anyway)."""
+        self._pending.setdefault(key, _Dirty()).stations.add(station_id)
+        self._ensure_runner(key)
+
+    def _ensure_runner(self, key: GroupKey) -> None:
         runner = self._runners.get(key)
         if runner is None or runner.done():
             self._runners[key] = asyncio.create_task(self._drain(key), name=f"smart-charging:{key}")
@@ -242,11 +263,14 @@ class Replanner:
             while key in self._pending:
                 await asyncio.sleep(self.options.debounce)
                 await self._caught_up.wait()
-                reason = self._pending.pop(key, None)
-                if reason is None:  # planned meanwhile by a direct call
+                dirty = self._pending.pop(key, None)
+                if dirty is None:  # planned meanwhile by a direct call
                     continue
                 try:
-                    await self.run_group(key, reason)
+                    if dirty.reason is not None:
+                        await self.run_group(key, dirty.reason)
+                    else:
+                        await self.run_group(key, "reconnect", replan=False, only=dirty.stations)
                 except Exception:
                     log.exception("smart charging: re-plan failed", group=str(key))
         finally:
@@ -255,7 +279,12 @@ class Replanner:
                 del self._runners[key]
 
     async def run_group(
-        self, key: GroupKey, reason: str, *, replan: bool = True, only: str | None = None
+        self,
+        key: GroupKey,
+        reason: str,
+        *,
+        replan: bool = True,
+        only: Collection[str] | None = None,
     ) -> tuple[list[StoredPlan], dict[str, list[ProfileRecord]]]:
         """Plan the group (or reuse its plans in force) and apply the targets
         of its members (or of ``only``)."""
@@ -282,7 +311,7 @@ class Replanner:
                 }
             targets = station_targets(inputs, plans, self.options.offline_limit_kw)
             if only is not None:
-                targets = [t for t in targets if t.station_id == only]
+                targets = [t for t in targets if t.station_id in only]
             return stored, await self._apply(targets)
 
     async def _apply(self, targets: Sequence[StationTarget]) -> dict[str, list[ProfileRecord]]:
@@ -337,7 +366,11 @@ class Replanner:
 
     async def reconnected(self, station_id: str) -> None:
         """Re-assert the station's profiles; re-plan its group if it has
-        sessions, else apply its target from the plans in force."""
+        sessions, else apply its target from the plans in force. Both go
+        through the group's runner: twenty stations booting together cost one
+        pass over the site, not twenty in a row that a plug-in's re-plan would
+        wait behind (the e2e test saw the first plan of the night come two
+        simulated hours late that way)."""
         await self._enforcer.reassert(station_id)
 
         async def read(repos: Repositories) -> tuple[GroupKey, bool]:
@@ -349,7 +382,7 @@ class Replanner:
         if active:
             self.schedule(key, "reconnect")
         else:
-            await self.run_group(key, "reconnect", replan=False, only=station_id)
+            self.schedule_apply(key, station_id)
 
     async def sweep(self) -> None:
         """Drift checks, draw checks, due re-sends (see the module docstring)."""
