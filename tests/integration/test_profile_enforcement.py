@@ -266,13 +266,40 @@ async def test_a_car_drawing_over_the_limit_escalates(rig: Rig) -> None:
     station = await rig.station("CP-DRAW")
     target = StationTarget("CP-DRAW", ChargingMode.SMART, (rig.session(station, (0, 30, 7.0)),))
     await rig.enforcer.apply(target)
+    await station.advance(120)
     assert await rig.enforcer.check_draw("CP-DRAW", 1, 7.1, rig.now()) is None
     record = await rig.enforcer.check_draw("CP-DRAW", 1, 11.0, rig.now())
     assert record is not None
     assert (record.state, record.step, record.attempts) == (ProfileState.VERIFIED, "resend", 2)
+    await station.advance(120)
     record = await rig.enforcer.check_draw("CP-DRAW", 1, 11.0, rig.now())
     assert record is not None and record.step == "clear_and_set"
     assert received(station, "ClearChargingProfile")[-1] == {"id": 9301}
+
+
+async def test_a_reading_before_the_profile_took_hold_is_no_evidence(rig: Rig) -> None:
+    """Bug (e2e logs: "draws 10.97 kW over 0.00 kW asked" right after re-plans):
+    a reading taken before the profile was sent, or within a sample interval
+    after it (MeterValueSampleInterval 60 s here) or after a step down, says
+    nothing about it."""
+    station = await rig.station("CP-GRACE")
+    sent_at = rig.now()
+    target = StationTarget(
+        "CP-GRACE", ChargingMode.SMART, (rig.session(station, (0, 10, 11.04), (10, 60, 0.0)),)
+    )
+    await rig.enforcer.apply(target)
+    count = len(sets(station))
+    for at in (sent_at - timedelta(minutes=5), sent_at, sent_at + timedelta(seconds=59)):
+        assert await rig.enforcer.check_draw("CP-GRACE", 1, 11.0, at) is None
+    assert await rig.enforcer.check_draw("CP-GRACE", 1, 11.0, rig.at(5)) is None  # 11.04 asked
+    assert await rig.enforcer.check_draw("CP-GRACE", 1, 11.0, rig.at(10.5)) is None  # step down
+    assert len(sets(station)) == count
+    await station.advance(12 * 60)
+    record = await rig.enforcer.check_draw("CP-GRACE", 1, 11.0, rig.now())
+    assert record is not None and record.step == "resend"
+    assert len(sets(station)) == count + 1
+    # the re-sent profile is new: the same reading time is no evidence against it
+    assert await rig.enforcer.check_draw("CP-GRACE", 1, 11.0, rig.now()) is None
 
 
 async def test_nothing_works_fails_and_tells_the_operator(rig: Rig) -> None:
@@ -351,10 +378,11 @@ async def test_a_refused_update_does_not_leave_the_older_plan_installed(rig: Rig
     assert again.state is ProfileState.FAILED and len(sets(station)) == count
 
 
-async def escalate_to_clear_and_set(rig: Rig, station_id: str) -> None:
+async def escalate_to_clear_and_set(rig: Rig, station: SimulatedStation) -> None:
     """Two draws over the limit: the TxProfile is re-sent, then cleared and set."""
     for step in ("resend", "clear_and_set"):
-        record = await rig.enforcer.check_draw(station_id, 1, 11.0, rig.now())
+        await station.advance(120)
+        record = await rig.enforcer.check_draw(station.identity, 1, 11.0, rig.now())
         assert record is not None and (record.state, record.step) == (ProfileState.VERIFIED, step)
 
 
@@ -366,13 +394,15 @@ async def test_a_failed_escalation_keeps_a_profile_that_asks_the_plan(rig: Rig) 
     target = StationTarget("CP-KEEP", ChargingMode.SMART, (rig.session(station, (0, 60, 7.0)),))
     await rig.enforcer.apply(target)
     await station.advance(600)
-    await escalate_to_clear_and_set(rig, "CP-KEEP")
+    await escalate_to_clear_and_set(rig, station)
     [held] = [r for r in await rig.stored("CP-KEEP") if r.purpose == "TxProfile"]
     station.cp.profiles.checks.append(lambda _c, _p: "refuses everything now")
+    await station.advance(120)
     record = await rig.enforcer.check_draw("CP-KEEP", 1, 11.0, rig.now())
     assert record is not None and record.state is ProfileState.FAILED
     assert record.payload == held.payload and ours(station, "TxProfile") == [(9301, 1)]
     count = len(sets(station))
+    await station.advance(120)
     assert await rig.enforcer.check_draw("CP-KEEP", 1, 11.0, rig.now()) is None
     await rig.enforcer.apply(target)
     assert len(sets(station)) == count
@@ -386,10 +416,11 @@ async def test_a_new_stack_level_clears_the_old_level(rig: Rig) -> None:
     target = StationTarget("CP-LEVEL", ChargingMode.SMART, (rig.session(station, (0, 60, 7.0)),))
     await rig.enforcer.apply(target)
     await station.advance(600)
-    await escalate_to_clear_and_set(rig, "CP-LEVEL")
+    await escalate_to_clear_and_set(rig, station)
     station.cp.profiles.checks.append(
         lambda _c, p: None if p.stack_level == 0 else "stack level must be 0"
     )
+    await station.advance(120)
     record = await rig.enforcer.check_draw("CP-LEVEL", 1, 11.0, rig.now())
     assert record is not None
     assert (record.state, record.step) == (ProfileState.VERIFIED, "stack_level_0")

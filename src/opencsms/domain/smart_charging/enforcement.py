@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -135,6 +135,8 @@ class _Station:
     records: dict[Key, ProfileRecord]
     busy: set[int] = field(default_factory=set)
     """Connectors with a session (a TxDefaultProfile is checked on another)."""
+    sample_interval: timedelta = timedelta(0)
+    """Its ``MeterValueSampleInterval`` (0 when unknown)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +155,7 @@ class ProfileEnforcer:
         events: EventBus | None = None,
         verify_timeout: float = 30.0,
         tolerance_kw: float = 0.3,
+        draw_grace: timedelta = timedelta(seconds=60),
     ) -> None:
         self._uow = uow
         self._commands = commands
@@ -160,6 +163,7 @@ class ProfileEnforcer:
         self._events = events
         self._verify_timeout = verify_timeout
         self._tolerance_kw = tolerance_kw
+        self._draw_grace = draw_grace
         self._locks: dict[str, asyncio.Lock] = {}
         self._wanted: dict[tuple[str, int, ProfilePurpose], _Wanted] = {}
         self._late: set[asyncio.Task[Command]] = set()
@@ -225,14 +229,26 @@ class ProfileEnforcer:
     async def check_draw(
         self, station_id: str, connector_id: int, measured_kw: float, at: datetime
     ) -> ProfileRecord | None:
-        """Metering says the car draws ``measured_kw``: beyond what we asked
-        (+ tolerance), escalate the binding profile from its next step."""
+        """Metering says the car draws ``measured_kw`` at ``at``: beyond what we
+        asked (+ tolerance), escalate the binding profile from its next step.
+
+        Only a reading taken a grace after every bounding profile was sent is
+        evidence (the larger of ``draw_grace`` and the station's
+        ``MeterValueSampleInterval``: a sample may average the interval before
+        it), and it is held against the *highest* limit those profiles asked
+        over that grace before ``at`` (a reading just after a step down is
+        not held against the lower step)."""
         async with self._lock(station_id):
             station = await self._load(station_id)
+            grace = max(self._draw_grace, station.sample_interval)
+            limiting = self._limiting(station, connector_id)
+            if any(record.updated_at > at - grace for record in limiting):
+                return None
             binding: ProfileRecord | None = None
             limit: float | None = None
-            for record in self._limiting(station, connector_id):
-                value = limit_at(await self._asked(station, record, at), at)
+            for record in limiting:
+                steps = await self._asked(station, record, at - grace)
+                value = _highest(steps, at - grace, at)
                 if value is not None and (limit is None or value < limit):
                     binding, limit = record, value
             if binding is None or limit is None or measured_kw <= limit + self._tolerance_kw:
@@ -503,7 +519,11 @@ class ProfileEnforcer:
         async def read(repos: Repositories) -> _Station:
             found = await repos.stations.get(station_id)
             info = found.info if found is not None else None
-            capabilities = capabilities_of(await repos.configuration.snapshot(station_id))
+            snapshot = await repos.configuration.snapshot(station_id)
+            capabilities = capabilities_of(snapshot)
+            interval = next(
+                (e.value for e in snapshot if e.key == "MeterValueSampleInterval"), None
+            )
             learned = None
             if info is not None:
                 learned = await repos.charging.get_learned(info.vendor, info.model)
@@ -523,6 +543,7 @@ class ProfileEnforcer:
                 base=options_for(capabilities, learned),
                 records=records,
                 busy=busy,
+                sample_interval=timedelta(seconds=_seconds(interval)),
             )
 
         return await self._uow.read(read)
@@ -629,6 +650,20 @@ class ProfileEnforcer:
 
 def _constant(purpose: ProfilePurpose, now: datetime, kw: float) -> _Wanted:
     return _Wanted(purpose, 0, (Rate(now, now + FOREVER, kw, KW),))
+
+
+def _highest(steps: list[Rate], start: datetime, end: datetime) -> float | None:
+    """The highest limit of ``steps`` in force at some time in [start, end]."""
+    values = [limit_at(steps, start)] + [r.value for r in steps if start < r.start <= end]
+    known = [value for value in values if value is not None]
+    return max(known) if known else None
+
+
+def _seconds(text: str | None) -> int:
+    try:
+        return max(int(text or 0), 0)
+    except ValueError:
+        return 0
 
 
 def _installed(record: ProfileRecord | None) -> bool:
