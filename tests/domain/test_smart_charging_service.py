@@ -254,6 +254,31 @@ async def test_a_capped_site_shares_the_ceiling_so_every_station_can_draw_its_pl
         assert plan.shortfall_kwh == 0 and plan.unplanned_kwh == 0
 
 
+async def test_a_re_plan_applies_the_stations_going_down_before_those_going_up(
+    world: World,
+) -> None:
+    """The sum of what the stations hold never exceeds the cap while a re-plan
+    is applied: a station whose limit falls is applied (and answered) before
+    one whose limit rises (e2e: 46-49 kW metered against a 45 kW cap)."""
+    await capped_site(world, cap_kw=11.0, n=2)
+    # cheap for an hour from now (7.4 kW cars): both share the 11 kW now
+    cheap = prices(T0, [10.0] * 2 + [30.0] * 30)
+    await world.service.import_signal("price", cheap, requested_by="t")
+    await world.service.replan("CP1", "signals")
+    now = {
+        t.station_id: sum(s.power_kw for s in t.connectors[0].segments if s.start == T0)
+        for t in world.enforcer.applied
+    }
+    assert min(now.values()) > 0 and sum(now.values()) == pytest.approx(11.0)
+    world.enforcer.applied.clear()
+    # CP2 switched off: its share falls to 0 and CP1's rises into the room it left
+    await world.service.switch("CP2", ChargingMode.OFF, requested_by="op")
+    assert [t.station_id for t in world.enforcer.applied] == ["CP2", "CP1"]
+    world.enforcer.applied.clear()
+    await world.service.switch("CP2", ChargingMode.SMART, requested_by="op")
+    assert [t.station_id for t in world.enforcer.applied] == ["CP1", "CP2"]
+
+
 async def test_the_switch_turns_a_station_off_and_on(world: World) -> None:
     await world.station("CP1")
     await world.service.import_signal("price", prices(T0, NIGHT), requested_by="test")

@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import structlog
@@ -42,6 +42,7 @@ from opencsms.domain.events import Event, EventBus, Subscription
 from opencsms.domain.model import StoredMeterValue, Transaction
 from opencsms.domain.ports import Repositories, UnitOfWork
 from opencsms.domain.smart_charging.accounting import metered_intervals
+from opencsms.domain.smart_charging.apply_order import waves
 from opencsms.domain.smart_charging.estimates import power_now_w
 from opencsms.domain.smart_charging.live_inputs import (
     ACTIVE_LIMIT,
@@ -65,6 +66,8 @@ __all__ = ["ProfileApplier", "Replanner", "SmartChargingOptions"]
 log = structlog.get_logger("opencsms.smart_charging")
 
 READY_TASK = "smart-charging-ready:"
+MIN_TRANSITION = timedelta(minutes=5)
+"""The least transition window a re-plan's change is judged over (:meth:`Replanner._apply`)."""
 
 
 class ProfileApplier(Protocol):
@@ -143,6 +146,9 @@ class Replanner:
         self._events = events
         self._locks: dict[GroupKey, asyncio.Lock] = {}
         self._pending: dict[GroupKey, _Dirty] = {}
+        self._targets: dict[str, StationTarget] = {}
+        """The target last applied per station (what it holds, for the order)."""
+        self._pass_time = timedelta()
         self._runners: dict[GroupKey, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._apply_slots = asyncio.Semaphore(self.options.apply_concurrency)
@@ -315,6 +321,21 @@ class Replanner:
             return stored, await self._apply(targets)
 
     async def _apply(self, targets: Sequence[StationTarget]) -> dict[str, list[ProfileRecord]]:
+        """Apply in two waves, the stations whose limit goes down first, so
+        the site's cap holds during the change (see :mod:`.apply_order`).
+        The transition window is twice what the last pass took on the clock,
+        at least :data:`MIN_TRANSITION`."""
+        start = self._clock()
+        window = max(MIN_TRANSITION, 2 * self._pass_time)
+        down, up = waves(self._targets, targets, start, start + window)
+        applied: dict[str, list[ProfileRecord]] = {}
+        for wave in (down, up):
+            if wave:
+                applied |= await self._apply_wave(wave)
+        self._pass_time = self._clock() - start
+        return applied
+
+    async def _apply_wave(self, targets: Sequence[StationTarget]) -> dict[str, list[ProfileRecord]]:
         async def one(target: StationTarget) -> list[ProfileRecord]:
             async with self._apply_slots:
                 return await self._enforcer.apply(target)
@@ -329,8 +350,10 @@ class Replanner:
                     "smart charging: apply failed", station=target.station_id, error=repr(result)
                 )
                 applied[target.station_id] = []
+                self._targets.pop(target.station_id, None)  # unknown now: down first next time
             else:
                 applied[target.station_id] = result
+                self._targets[target.station_id] = target
         return applied
 
     # -- stations coming back, the sweep --------------------------------------
