@@ -116,3 +116,35 @@ def test_station_clock_a_little_behind_is_not_held_against_it() -> None:
     assert verify(built.limits_kw, before_ours, tolerance_kw=0.3).detail == (
         "the composite schedule does not cover the profile"
     )
+
+
+def test_not_verified_when_the_station_delivers_clearly_less_than_it_could() -> None:
+    """Bug (e2e): a dropped update while an older profile of ours holds the
+    connector at 0 passed as "at or under what was asked". Asked 11.04 kW for
+    the first 30', the composite says 0 there and 16 A later: the station
+    could deliver it (its ceiling is 16 A), so the profile is not in effect."""
+    plan = ConnectorTarget(
+        1, 7, at(-5), (Segment(at(0), at(30), 11.04), Segment(at(40), at(60), 11.04))
+    )
+    built = tx_profile(plan, now=NOW, options=ProfileOptions())
+    older = parse_composite(reply("A", (0, 0.0), (2400, 16.0), (3600, 0.0), duration=3700))
+    verdict = verify(built.limits_kw, older, tolerance_kw=0.3)
+    assert not verdict.ok
+    assert verdict.detail == (
+        "at 2030-01-01T12:00:00+00:00 the station allows 0.00 kW, "
+        "we asked 11.04 kW and it could deliver 11.04 kW"
+    )
+    assert verify(built.limits_kw, older, tolerance_kw=0.3, under=False).ok
+
+
+def test_under_delivery_allows_the_station_ceiling_and_our_other_bounds() -> None:
+    plan = ConnectorTarget(1, 7, at(-5), (Segment(at(0), at(30), 22.08),))
+    built = tx_profile(plan, now=NOW, options=ProfileOptions())
+    hardware = parse_composite(reply("A", (0, 16.0), (1800, 0.0)))  # a 16 A station
+    assert verify(built.limits_kw, hardware, tolerance_kw=0.3).ok
+    capped = parse_composite(reply("A", (0, 32.0), (600, 10.0), (1800, 0.0)))
+    cap = (Rate(at(0), at(10), 30.0, "kW"), Rate(at(10), at(600), 6.9, "kW"))
+    assert verify(built.limits_kw, capped, tolerance_kw=0.3, bounds=[cap]).ok
+    assert not verify(built.limits_kw, capped, tolerance_kw=0.3).ok
+    everything_off = parse_composite(reply("A", (0, 0.0)))  # cannot be told from "off"
+    assert verify(built.limits_kw, everything_off, tolerance_kw=0.3).ok

@@ -428,3 +428,17 @@ async def test_a_new_stack_level_clears_the_old_level(rig: Rig) -> None:
     assert received(station, "ClearChargingProfile")[-1] == {
         "connectorId": 1, "chargingProfilePurpose": "TxProfile", "stackLevel": 1,
     }  # fmt: skip
+
+
+async def test_an_update_dropped_while_the_older_one_holds_is_caught(rig: Rig) -> None:
+    """Bug (e2e, HAGER-01): an update answered Accepted but dropped, the older
+    TxProfile holding the car at 0 where the new plan says 11 kW, passed as
+    verified ("at or under what was asked"). Under-delivery is caught now."""
+    station = await rig.station("CP-DROP")
+    older = StationTarget("CP-DROP", ChargingMode.SMART, (rig.session(station, (30, 60, 11.04)),))
+    assert (await rig.enforcer.apply(older))[0].state is ProfileState.VERIFIED
+    station.cp.profiles.ignores.append(lambda _c, p: "above 0" if p.stack_level > 0 else None)
+    update = StationTarget("CP-DROP", ChargingMode.SMART, (rig.session(station, (0, 60, 11.04)),))
+    [record] = await rig.enforcer.apply(update)
+    assert (record.state, record.step) == (ProfileState.VERIFIED, "stack_level_0")
+    assert limits(station)[:2] == [(0, 16.0), (3600, 0.0)]

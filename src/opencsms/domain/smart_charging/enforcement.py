@@ -462,7 +462,16 @@ class ProfileEnforcer:
             )
         except CompositeError as exc:
             return "unverifiable", f"accepted; {exc}"
-        verdict = verify(built.limits_kw, composite, tolerance_kw=self._tolerance_kw)
+        bounds: list[list[Rate]] = []
+        under = True
+        if built.purpose != "ChargePointMaxProfile":
+            cap = station.records.get((0, "ChargePointMaxProfile"))
+            if cap is not None and cap.state is not ProfileState.CLEARED:
+                under = _installed(cap)  # a cap in an unknown state: only check "at most"
+                bounds.append(await self._asked(station, cap, now))
+        verdict = verify(
+            built.limits_kw, composite, tolerance_kw=self._tolerance_kw, bounds=bounds, under=under
+        )
         return ("ok" if verdict.ok else "exceeds"), verdict.detail
 
     async def _learn(

@@ -4,10 +4,22 @@ A station answering ``Accepted`` to SetChargingProfile has not necessarily
 installed the profile (some accept and ignore, some install it under a
 higher stack level of their own, some have a clock far off so an Absolute
 schedule has not started). GetCompositeSchedule asks the station what limit
-it will actually apply; the profile took effect when that limit is at most
-what we asked (plus a tolerance) over the checked horizon. Lower is fine: the
-station's hardware maximum, a site cap or a profile of the operator's may
-bound it further.
+it will actually apply; the profile took effect when, at every change over
+the checked horizon (both sides within ``tolerance_kw``):
+
+- the composite is at most what we asked (the station will not allow more);
+- and it is not clearly *below* what the station could deliver of it:
+  at least ``min(asked, our other bounds, ceiling)``, where *our other
+  bounds* are the other profiles of ours that bound the same connector
+  (the ChargePointMaxProfile for a TxProfile) and *ceiling* is the highest
+  limit the composite shows over the horizon, a cheap stand-in for the
+  station's own maximum (hardware, or an operator's constant cap). This
+  catches a profile dropped while an older one of ours still holds the
+  connector at 0 (asked 7.4 kW, composite 0 where the older one said 0).
+  A station whose composite is 0 over the whole horizon cannot be told
+  from one that is switched off by someone else: that case passes. The
+  caller skips this side (``under=False``) when another bound of ours is in
+  an unknown state.
 
 Pure: the enforcer sends the request built here and hands back the reply.
 Both sides are compared as kW steps, the station's converted with
@@ -107,14 +119,27 @@ def parse_composite(
     )
 
 
-def verify(asked: Sequence[Rate], composite: Sequence[Rate], *, tolerance_kw: float) -> Verdict:
+def verify(
+    asked: Sequence[Rate],
+    composite: Sequence[Rate],
+    *,
+    tolerance_kw: float,
+    bounds: Sequence[Sequence[Rate]] = (),
+    under: bool = True,
+) -> Verdict:
     """Whether the station's ``composite`` stays within ``asked`` (+ tolerance)
-    wherever both are defined. Time the composite covers before our schedule
-    starts (a station clock a little behind ours) is not held against it."""
+    and, with ``under``, does not fall clearly below what it could deliver of
+    it (see the module docstring), wherever both are defined. Time the
+    composite covers before our schedule starts (a station clock a little
+    behind ours) is not held against it."""
     if not composite:
         return Verdict(False, "empty composite schedule")
-    moments = sorted({r.start for r in composite} | {r.start for r in asked})
+    moments = sorted(
+        {r.start for r in composite} | {r.start for r in asked}
+        | {r.start for bound in bounds for r in bound}
+    )  # fmt: skip
     horizon_start, horizon_end = composite[0].start, composite[-1].end
+    ceiling = max(r.value for r in composite)
     checked = 0
     for moment in moments:
         if not horizon_start <= moment < horizon_end:
@@ -129,6 +154,15 @@ def verify(asked: Sequence[Rate], composite: Sequence[Rate], *, tolerance_kw: fl
                 False,
                 f"at {moment.isoformat()} the station allows {allowed:.2f} kW, "
                 f"we asked {wanted:.2f} kW",
+            )
+        floor = min([wanted, ceiling] + [
+            value for bound in bounds if (value := limit_at(bound, moment)) is not None
+        ])  # fmt: skip
+        if under and allowed < floor - tolerance_kw:
+            return Verdict(
+                False,
+                f"at {moment.isoformat()} the station allows {allowed:.2f} kW, "
+                f"we asked {wanted:.2f} kW and it could deliver {floor:.2f} kW",
             )
     if checked == 0:
         return Verdict(False, "the composite schedule does not cover the profile")
