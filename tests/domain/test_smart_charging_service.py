@@ -477,3 +477,29 @@ async def test_savings_are_metered_and_priced_with_the_site_series(world: World)
     assert math.isclose(report.by_station["CP1"].energy_kwh, 7.4)
     empty = await world.service.savings(T0 + HOUR, T0 + 2 * HOUR)
     assert empty.total.sessions == 0
+
+
+async def test_the_savings_baseline_is_the_measured_peak_not_the_nameplate(
+    world: World,
+) -> None:
+    """accounting's rule: the baseline charges at the car's measured peak power
+    when known, else its nameplate. A car held at 5 kW by a 5 kW site all
+    session peaked at 5 kW: its charge-now baseline is 5 kW, not the 11 kW
+    its need names (the e2e's hand figures follow the same rule)."""
+    await world.service.import_signal("price", prices(T0, NIGHT), requested_by="test")
+    await world.service.put_site(Site("S1", "depot", SiteLimit("S1", 5.0)))
+    await world.station("CP1")
+    await world.service.assign_station("CP1", "S1")
+    tx = await world.plug_in("CP1", meter_start=0)
+    await world.service.set_need(
+        tx, energy_kwh=22.0, departure=T0 + 15 * HOUR, max_power_kw=11.0, set_by="test"
+    )
+    [plan] = await world.service.replan("CP1", "need")
+    assert max(s.power_kw for s in plan.segments) == pytest.approx(5.0)
+    await world.meter("CP1", tx, T0 + 4 * HOUR, 0, 0)
+    await world.meter("CP1", tx, T0 + 8 * HOUR, 20000, 5000)
+    await world.meter("CP1", tx, T0 + 8.4 * HOUR, 22000, 5000)
+    await world.transactions.stop(TransactionStop("CP1", tx, 22000, T0 + 8.4 * HOUR))
+    report = await world.service.savings(T0 - HOUR, T0 + HOUR)
+    # 22 kWh from 16:00 at 5 kW: 4 h at 30 p, then 0.4 h (2 kWh) at 10 p
+    assert report.total.baseline_cost == pytest.approx(20 * 30.0 + 2 * 10.0)

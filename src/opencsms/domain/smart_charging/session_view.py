@@ -24,11 +24,10 @@ from opencsms.domain.smart_charging.accounting import (
     account_session,
     metered_intervals,
 )
-from opencsms.domain.smart_charging.estimates import Estimate, estimate_session
+from opencsms.domain.smart_charging.estimates import Estimate, estimate_session, peak_power_w
 from opencsms.domain.smart_charging.live_inputs import (
     LiveDefaults,
     assumed_need,
-    max_power_kw,
     session_input,
 )
 from opencsms.domain.smart_charging.planner import Segment
@@ -195,12 +194,21 @@ def planned_load(plans: Sequence[StoredPlan], start: datetime, end: datetime) ->
 async def session_account(
     repos: Repositories, transaction: Transaction, defaults: LiveDefaults, now: datetime
 ) -> SessionAccount | None:
-    """The session's account with its station's series and its measured power
-    as the baseline's (None: a signal unit accounting cannot use)."""
+    """The session's account with its station's series (None: a signal unit
+    accounting cannot use). The baseline charges at the car's measured peak
+    power when known, else its nameplate (the need's power, else the
+    default): accounting's documented rule. Not the planner's
+    :func:`~.live_inputs.max_power_kw`, which keeps the nameplate over a lower
+    peak that our own profiles held the car to."""
     samples = await repos.meter_values.for_transaction(transaction.id)
     need = await repos.charging.get_need(transaction.id)
-    plans = await repos.charging.plans(transaction.id)
-    power, _ = max_power_kw(transaction, samples, need, plans, defaults)
+    peak_w = peak_power_w(transaction, samples)
+    if peak_w is not None and peak_w > 0:
+        power = peak_w / 1000.0
+    elif need is not None and need.max_power_kw is not None:
+        power = need.max_power_kw
+    else:
+        power = defaults.power_kw
     until = transaction.stopped_at or now
     end = max(until, assumed_need(transaction, need, defaults).departure)
     price_series, co2_series = await series_of(repos, transaction.station_id)
