@@ -11,8 +11,9 @@ calls :meth:`ProfileEnforcer.apply`. For each profile the station should hold
 2. sends SetChargingProfile through :class:`~opencsms.domain.commands.CommandService`
    (validated, recorded in the audit trail, ``requested_by="smart-charging"``);
 3. does not trust ``Accepted``: asks GetCompositeSchedule and checks the
-   station will apply at most what we asked (:mod:`.verification`);
-4. on Rejected, a CALLERROR, a timeout or a composite above our limit, walks
+   station will apply what we asked — not more, and not clearly less than
+   it could (:mod:`.verification`);
+4. on Rejected, a CALLERROR, a timeout or a composite off our limit, walks
    :data:`~.profiles.ESCALATION` (re-send; clear and set; stack level 0;
    Absolute↔Relative; A↔W). A step that changes the options and works is
    stored per (vendor, model) so the next station of that model starts with
@@ -26,10 +27,20 @@ the record keeps what should be sent with ``detail="offline"``, and
 :meth:`apply` for offline stations, timeouts or refused commands.
 
 Metering closes the loop: :meth:`check_draw` escalates a profile the car
-visibly ignores. Schedules cut to ``ChargingScheduleMaxPeriods`` are sent
+visibly ignores (only readings taken a sample interval after the profile
+was sent count). Schedules cut to ``ChargingScheduleMaxPeriods`` are sent
 again before their cut by :meth:`resend_due`; the full plan behind a cut
 schedule is kept in memory (after a restart a cut record is rebuilt from
 what was sent, which under-charges until the planner's next apply).
+
+After any apply the station holds one profile of ours per (connector,
+purpose): ids are stable, a step that moves it to another stack level clears
+the old level, and when every step is refused an older plan still installed
+is cleared (one that asks the plan is kept and the record says so).
+
+Modules: this one is the ladder; :mod:`.profile_sender` the commands and the
+composite schedule; :mod:`.profile_store` the records, what was learned and
+what was asked when.
 
 Voltage and phases for A↔W are the :class:`ProfileOptions` defaults (230 V,
 3 phases); stations report neither.
@@ -38,31 +49,36 @@ Voltage and phases for A↔W are the :class:`ProfileOptions` defaults (230 V,
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import structlog
 
 from opencsms.domain.clock import Clock, utc_now
-from opencsms.domain.commands import (
-    CommandService,
-    InvalidCommand,
-    StationOffline,
-    UnknownStation,
-)
+from opencsms.domain.commands import CommandService
 from opencsms.domain.events import EventBus
-from opencsms.domain.model import Command, CommandState
-from opencsms.domain.ports import Repositories, UnitOfWork
-from opencsms.domain.provisioning import Capabilities, capabilities_of
+from opencsms.domain.ports import UnitOfWork
+from opencsms.domain.smart_charging.profile_sender import (
+    OFFLINE,
+    REQUESTED_BY,
+    Outcome,
+    ProfileSender,
+)
+from opencsms.domain.smart_charging.profile_store import (
+    EVENT,
+    ProfileStore,
+    StationView,
+    Wanted,
+    installed,
+    record_as_dict,
+)
 from opencsms.domain.smart_charging.profiles import (
     FOREVER,
     KW,
     BuiltProfile,
     ProfileOptions,
-    build,
     limit_at,
     next_step,
-    options_for,
     options_for_step,
     profile_id,
     segments_as_steps,
@@ -71,78 +87,16 @@ from opencsms.domain.smart_charging.profiles import (
 from opencsms.domain.smart_charging.rates import Rate
 from opencsms.domain.smart_charging.records import (
     ChargingMode,
-    LearnedProfileOptions,
     ProfilePurpose,
     ProfileRecord,
     ProfileState,
     StationTarget,
 )
-from opencsms.domain.smart_charging.verification import (
-    CompositeError,
-    check_duration,
-    composite_request,
-    parse_composite,
-    verify,
-)
+from opencsms.domain.smart_charging.verification import verify
 
 log = structlog.get_logger("opencsms.smart_charging")
 
-REQUESTED_BY = "smart-charging"
-EVENT = "smart_charging.profile"
-OFFLINE = "offline"
 CLEAR_PENDING = "offline: clear when back"
-LEARNABLE = ("stack_level_0", "flip_kind", "flip_unit")
-"""Steps that change what is sent (the others send the same profile again)."""
-
-SETTLED = (ProfileState.VERIFIED, ProfileState.ACCEPTED, ProfileState.FAILED)
-"""States in which an unchanged profile is not sent again by :meth:`ProfileEnforcer.apply`."""
-
-Key = tuple[int, ProfilePurpose]
-
-
-@dataclass(frozen=True, slots=True)
-class _Wanted:
-    """One profile as the plan wants it, before options shape it."""
-
-    purpose: ProfilePurpose
-    connector_id: int
-    steps_kw: tuple[Rate, ...]
-    transaction_id: int | None = None
-    transaction_started_at: datetime | None = None
-
-    def built(self, now: datetime, options: ProfileOptions) -> BuiltProfile:
-        return build(
-            self.purpose,
-            self.connector_id,
-            self.steps_kw,
-            now=now,
-            options=options,
-            transaction_id=self.transaction_id,
-            transaction_started_at=self.transaction_started_at,
-        )
-
-
-@dataclass(slots=True)
-class _Station:
-    """What one operation on a station needs, read once."""
-
-    station_id: str
-    vendor: str | None
-    model: str | None
-    capabilities: Capabilities
-    learned: LearnedProfileOptions | None
-    base: ProfileOptions
-    records: dict[Key, ProfileRecord]
-    busy: set[int] = field(default_factory=set)
-    """Connectors with a session (a TxDefaultProfile is checked on another)."""
-    sample_interval: timedelta = timedelta(0)
-    """Its ``MeterValueSampleInterval`` (0 when unknown)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    kind: str  # accepted | refused | offline | invalid
-    detail: str | None = None
 
 
 class ProfileEnforcer:
@@ -158,35 +112,31 @@ class ProfileEnforcer:
         draw_grace: timedelta = timedelta(seconds=60),
     ) -> None:
         self._uow = uow
-        self._commands = commands
         self._clock = clock
-        self._events = events
-        self._verify_timeout = verify_timeout
         self._tolerance_kw = tolerance_kw
         self._draw_grace = draw_grace
         self._locks: dict[str, asyncio.Lock] = {}
-        self._wanted: dict[tuple[str, int, ProfilePurpose], _Wanted] = {}
-        self._late: set[asyncio.Task[Command]] = set()
-        """Checks that outlived ``verify_timeout``: left to record their outcome."""
+        self._store = ProfileStore(uow, clock=clock, events=events)
+        self._sender = ProfileSender(commands, verify_timeout=verify_timeout)
 
     # -- the interface -------------------------------------------------------
 
     async def apply(self, target: StationTarget) -> list[ProfileRecord]:
         """Make the station hold what ``target`` says; return the records touched."""
         async with self._lock(target.station_id):
-            station = await self._load(target.station_id)
+            station = await self._store.load(target.station_id)
             now = self._clock()
-            wanted: list[_Wanted] = []
+            wanted: list[Wanted] = []
             if target.default_limit_kw is not None:
                 wanted.append(_constant("TxDefaultProfile", now, target.default_limit_kw))
             if target.mode is ChargingMode.OFF:
                 wanted.append(_constant("ChargePointMaxProfile", now, 0.0))
             elif target.station_cap_kw:
-                wanted.append(_Wanted("ChargePointMaxProfile", 0, tuple(target.station_cap_kw)))
+                wanted.append(Wanted("ChargePointMaxProfile", 0, tuple(target.station_cap_kw)))
             for connector in target.connectors:
                 station.busy.add(connector.connector_id)
                 wanted.append(
-                    _Wanted(
+                    Wanted(
                         "TxProfile",
                         connector.connector_id,
                         tuple(segments_as_steps(connector, now)),
@@ -200,7 +150,7 @@ class ProfileEnforcer:
                 if key not in keys and record.state is not ProfileState.CLEARED:
                     results.append(await self._clear(station, record))
             for item in wanted:
-                self._wanted[(target.station_id, item.connector_id, item.purpose)] = item
+                self._store.wanted[(target.station_id, item.connector_id, item.purpose)] = item
                 previous = station.records.get((item.connector_id, item.purpose))
                 if previous is not None and self._unchanged(previous, item, station, now):
                     results.append(previous)
@@ -212,14 +162,14 @@ class ProfileEnforcer:
         """After a reconnect or reboot: send every wanted profile again (fresh
         start from now) and verify; finish clears that waited for the link."""
         async with self._lock(station_id):
-            station = await self._load(station_id)
+            station = await self._store.load(station_id)
             results: list[ProfileRecord] = []
             for record in list(station.records.values()):
                 if record.state is ProfileState.CLEARED:
                     if record.detail == CLEAR_PENDING:
                         results.append(await self._clear(station, record))
                     continue
-                wanted = await self._wanted_of(station, record)
+                wanted = await self._store.wanted_of(station, record)
                 if wanted is None:
                     results.append(await self._clear(station, record))
                     continue
@@ -239,15 +189,15 @@ class ProfileEnforcer:
         over that grace before ``at`` (a reading just after a step down is
         not held against the lower step)."""
         async with self._lock(station_id):
-            station = await self._load(station_id)
+            station = await self._store.load(station_id)
             grace = max(self._draw_grace, station.sample_interval)
-            limiting = self._limiting(station, connector_id)
+            limiting = self._store.limiting(station, connector_id)
             if any(record.updated_at > at - grace for record in limiting):
                 return None
             binding: ProfileRecord | None = None
             limit: float | None = None
             for record in limiting:
-                steps = await self._asked(station, record, at - grace)
+                steps = await self._store.asked(station, record, at - grace)
                 value = _highest(steps, at - grace, at)
                 if value is not None and (limit is None or value < limit):
                     binding, limit = record, value
@@ -257,7 +207,7 @@ class ProfileEnforcer:
                 return None  # reported already; a reconnect (reassert) tries again
             why = f"draws {measured_kw:.2f} kW over the {limit:.2f} kW asked"
             step = next_step(binding.step, station.base)
-            wanted = await self._wanted_of(station, binding)
+            wanted = await self._store.wanted_of(station, binding)
             if step is None or wanted is None:
                 failed = replace(
                     binding,
@@ -265,7 +215,7 @@ class ProfileEnforcer:
                     updated_at=self._clock(),
                     detail=f"{why} after every escalation step",
                 )
-                await self._save(failed, publish=True)
+                await self._store.save(failed, publish=True)
                 return failed
             log.info("profile ignored by the car", station=station_id, detail=why, step=step)
             return await self._enforce(station, wanted, step, attempts=binding.attempts)
@@ -276,16 +226,16 @@ class ProfileEnforcer:
         sent = 0
         for station_id in dict.fromkeys(record.station_id for record in due):
             async with self._lock(station_id):
-                station = await self._load(station_id)
+                station = await self._store.load(station_id)
                 now = self._clock()
                 for record in station.records.values():
                     if record.resend_at is None or record.resend_at > now:
                         continue
                     wanted = None
                     if record.state is not ProfileState.CLEARED:
-                        wanted = await self._wanted_of(station, record)
+                        wanted = await self._store.wanted_of(station, record)
                     if wanted is None:
-                        await self._save(replace(record, resend_at=None, updated_at=now))
+                        await self._store.save(replace(record, resend_at=None, updated_at=now))
                         continue
                     await self._enforce(station, wanted, "plain")
                     sent += 1
@@ -296,10 +246,10 @@ class ProfileEnforcer:
     ) -> float | None:
         """The least of what we asked for the connector at ``at`` (its TxProfile,
         else the TxDefaultProfile, and the ChargePointMaxProfile); None: nothing asked."""
-        station = await self._load(station_id)
+        station = await self._store.load(station_id)
         values = [
-            limit_at(await self._asked(station, record, at), at)
-            for record in self._limiting(station, connector_id)
+            limit_at(await self._store.asked(station, record, at), at)
+            for record in self._store.limiting(station, connector_id)
         ]
         known = [value for value in values if value is not None]
         return min(known) if known else None
@@ -307,12 +257,12 @@ class ProfileEnforcer:
     # -- one profile -----------------------------------------------------------
 
     async def _enforce(
-        self, station: _Station, wanted: _Wanted, step: str, *, attempts: int = 0
+        self, station: StationView, wanted: Wanted, step: str, *, attempts: int = 0
     ) -> ProfileRecord:
         key = (wanted.connector_id, wanted.purpose)
         previous = station.records.get(key)
         # what the station holds of ours for `key`, until an attempt is accepted
-        held = previous if _installed(previous) else None
+        held = previous if installed(previous) else None
         last_detail: str | None = None
         current: str | None = step
         while current is not None:
@@ -334,15 +284,15 @@ class ProfileEnforcer:
                 transaction_id=wanted.transaction_id,
                 resend_at=built.resend_at,
             )
-            outcome: _Outcome | None = None
+            outcome: Outcome | None = None
             if step == "clear_and_set":
-                cleared = await self._command(
+                cleared = await self._sender.command(
                     station.station_id, "ClearChargingProfile", {"id": built.profile_id}
                 )
                 if cleared.kind == "accepted":
                     held = None
                 outcome = cleared if cleared.kind in ("offline", "invalid") else None
-            outcome = outcome or await self._command(
+            outcome = outcome or await self._sender.command(
                 station.station_id, "SetChargingProfile", built.request
             )
             if outcome.kind == "offline":
@@ -357,7 +307,7 @@ class ProfileEnforcer:
                 held = None  # same id: the station replaced it
                 verdict, detail = await self._verify(station, built, options)
                 if verdict == "ok":
-                    await self._learn(station, step, wanted.purpose, options)
+                    await self._store.learn(station, step, wanted.purpose, options)
                     record = replace(record, state=ProfileState.VERIFIED, detail=detail)
                     return await self._done(station, record)
                 if verdict in ("unverifiable", "offline"):
@@ -368,7 +318,7 @@ class ProfileEnforcer:
                 last_detail = outcome.detail
             rejected = replace(record, state=ProfileState.REJECTED, detail=last_detail)
             station.records[key] = rejected
-            await self._save(rejected)
+            await self._store.save(rejected)
             log.info("profile not in effect", station=station.station_id, step=step,
                      purpose=wanted.purpose, detail=last_detail)  # fmt: skip
             current = next_step(step, station.base)
@@ -379,7 +329,7 @@ class ProfileEnforcer:
             return await self._done(station, failed)
         if held is not None:
             # every attempt refused: the station still holds an older plan of ours
-            outcome = await self._command(
+            outcome = await self._sender.command(
                 station.station_id, "ClearChargingProfile", {"id": held.profile_id}
             )
             why = f"{why}; the older profile was cleared ({outcome.kind})"
@@ -387,14 +337,14 @@ class ProfileEnforcer:
         return await self._done(station, failed)
 
     async def _drop_other_level(
-        self, station: _Station, held: ProfileRecord | None, built: BuiltProfile
+        self, station: StationView, held: ProfileRecord | None, built: BuiltProfile
     ) -> None:
         """The new profile has our id but another stack level: a station that
         keys profiles by (connector, purpose, stack level) would keep the old
         one next to it, so clear that level (the new one does not match)."""
         if held is None or held.payload.get("stackLevel") == built.stack_level:
             return
-        await self._command(
+        await self._sender.command(
             station.station_id,
             "ClearChargingProfile",
             {
@@ -404,27 +354,8 @@ class ProfileEnforcer:
             },
         )
 
-    async def _command(self, station_id: str, action: str, payload: dict[str, object]) -> _Outcome:
-        try:
-            command = await self._commands.execute(
-                station_id, action, payload, requested_by=REQUESTED_BY
-            )
-        except StationOffline:
-            return _Outcome("offline", OFFLINE)
-        except (InvalidCommand, UnknownStation) as exc:
-            return _Outcome("invalid", f"{action} refused here: {exc}")
-        if command.state is CommandState.ANSWERED:
-            if command.status in ("Accepted", "Unknown") or command.status is None:
-                return _Outcome("accepted")
-            return _Outcome("refused", f"{action} {command.status}")
-        if command.state is CommandState.FAILED:
-            return _Outcome("offline", OFFLINE)
-        if command.state is CommandState.ERROR:
-            return _Outcome("refused", f"{action} CALLERROR {command.error}")
-        return _Outcome("refused", f"{action} {command.state.value}")
-
     async def _verify(
-        self, station: _Station, built: BuiltProfile, options: ProfileOptions
+        self, station: StationView, built: BuiltProfile, options: ProfileOptions
     ) -> tuple[str, str | None]:
         """("ok" | "exceeds" | "unverifiable" | "offline", detail)."""
         connector = built.connector_id
@@ -435,70 +366,29 @@ class ProfileEnforcer:
                 return "unverifiable", "accepted; every connector has a session to check it on"
             connector = idle[0]
         now = self._clock()
-        request = composite_request(
-            connector, duration=check_duration(built.limits_kw, now), unit=options.unit
+        kind, found = await self._sender.composite(
+            station.station_id, connector, built, options, now
         )
-        task = asyncio.ensure_future(
-            self._commands.execute(
-                station.station_id, "GetCompositeSchedule", request, requested_by=REQUESTED_BY
-            )
-        )
-        done, _ = await asyncio.wait({task}, timeout=self._verify_timeout)
-        if not done:
-            self._late.add(task)
-            task.add_done_callback(self._late.discard)
-            return "unverifiable", "accepted; GetCompositeSchedule took too long"
-        try:
-            command = task.result()
-        except StationOffline:
-            return "offline", "accepted; offline before the check"
-        except (InvalidCommand, UnknownStation) as exc:
-            return "unverifiable", f"accepted; GetCompositeSchedule refused here: {exc}"
-        if command.state is not CommandState.ANSWERED or command.response is None:
-            return "unverifiable", f"accepted; GetCompositeSchedule {command.state.value}"
-        try:
-            composite = parse_composite(
-                command.response, voltage=options.voltage, phases=options.phases
-            )
-        except CompositeError as exc:
-            return "unverifiable", f"accepted; {exc}"
+        if isinstance(found, str):
+            return kind, found
         bounds: list[list[Rate]] = []
         under = True
         if built.purpose != "ChargePointMaxProfile":
             cap = station.records.get((0, "ChargePointMaxProfile"))
             if cap is not None and cap.state is not ProfileState.CLEARED:
-                under = _installed(cap)  # a cap in an unknown state: only check "at most"
-                bounds.append(await self._asked(station, cap, now))
+                under = installed(cap)  # a cap in an unknown state: only check "at most"
+                bounds.append(await self._store.asked(station, cap, now))
         verdict = verify(
-            built.limits_kw, composite, tolerance_kw=self._tolerance_kw, bounds=bounds, under=under
+            built.limits_kw, found, tolerance_kw=self._tolerance_kw, bounds=bounds, under=under
         )
         return ("ok" if verdict.ok else "exceeds"), verdict.detail
 
-    async def _learn(
-        self, station: _Station, step: str, purpose: ProfilePurpose, options: ProfileOptions
-    ) -> None:
-        if step not in LEARNABLE or station.vendor is None or station.model is None:
-            return
-        known = station.learned or LearnedProfileOptions(station.vendor, station.model)
-        learned = replace(
-            known,
-            stack_level_0=known.stack_level_0 or step == "stack_level_0",
-            kind=options.kind if step == "flip_kind" else known.kind,
-            unit=options.unit if step == "flip_unit" else known.unit,
-            learned_at=self._clock(),
-            detail=f"{step} made a {purpose} take effect",
-        )
-        await self._uow.run(lambda r: r.charging.put_learned(learned))
-        station.learned = learned
-        station.base = options_for(station.capabilities, learned)
-        log.info("learned profile options", vendor=station.vendor, model=station.model, step=step)
-
-    async def _clear(self, station: _Station, record: ProfileRecord) -> ProfileRecord:
+    async def _clear(self, station: StationView, record: ProfileRecord) -> ProfileRecord:
         """Not wanted any more. A TxProfile of a finished session died with it;
         anything else is cleared by id (when offline: on reconnect)."""
         detail: str | None = None
-        if record.purpose != "TxProfile" or await self._session_active(record):
-            outcome = await self._command(
+        if record.purpose != "TxProfile" or await self._store.session_active(record):
+            outcome = await self._sender.command(
                 station.station_id, "ClearChargingProfile", {"id": record.profile_id}
             )
             detail = CLEAR_PENDING if outcome.kind == "offline" else outcome.detail
@@ -506,123 +396,21 @@ class ProfileEnforcer:
             record, state=ProfileState.CLEARED, resend_at=None, updated_at=self._clock(),
             detail=detail,
         )  # fmt: skip
-        self._wanted.pop((record.station_id, record.connector_id, record.purpose), None)
+        self._store.wanted.pop((record.station_id, record.connector_id, record.purpose), None)
         return await self._done(station, cleared)
 
-    async def _done(self, station: _Station, record: ProfileRecord) -> ProfileRecord:
+    async def _done(self, station: StationView, record: ProfileRecord) -> ProfileRecord:
         station.records[(record.connector_id, record.purpose)] = record
-        await self._save(record, publish=True)
+        await self._store.save(record, publish=True)
         return record
-
-    async def _save(self, record: ProfileRecord, *, publish: bool = False) -> None:
-        await self._uow.run(lambda r: r.charging.put_profile(record))
-        if publish and self._events is not None:
-            self._events.publish(EVENT, record.station_id, record_as_dict(record))
 
     # -- reading -----------------------------------------------------------------
 
     def _lock(self, station_id: str) -> asyncio.Lock:
         return self._locks.setdefault(station_id, asyncio.Lock())
 
-    async def _load(self, station_id: str) -> _Station:
-        async def read(repos: Repositories) -> _Station:
-            found = await repos.stations.get(station_id)
-            info = found.info if found is not None else None
-            snapshot = await repos.configuration.snapshot(station_id)
-            capabilities = capabilities_of(snapshot)
-            interval = next(
-                (e.value for e in snapshot if e.key == "MeterValueSampleInterval"), None
-            )
-            learned = None
-            if info is not None:
-                learned = await repos.charging.get_learned(info.vendor, info.model)
-            records = {
-                (r.connector_id, r.purpose): r for r in await repos.charging.profiles(station_id)
-            }
-            busy = {
-                r.connector_id for r in records.values()
-                if r.purpose == "TxProfile" and r.state is not ProfileState.CLEARED
-            }  # fmt: skip
-            return _Station(
-                station_id=station_id,
-                vendor=info.vendor if info is not None else None,
-                model=info.model if info is not None else None,
-                capabilities=capabilities,
-                learned=learned,
-                base=options_for(capabilities, learned),
-                records=records,
-                busy=busy,
-                sample_interval=timedelta(seconds=_seconds(interval)),
-            )
-
-        return await self._uow.read(read)
-
-    async def _session_active(self, record: ProfileRecord) -> bool:
-        if record.transaction_id is None:
-            return False
-        transaction_id = record.transaction_id
-        found = await self._uow.read(lambda r: r.transactions.get(transaction_id))
-        return found is not None and found.active
-
-    async def _wanted_of(self, station: _Station, record: ProfileRecord) -> _Wanted | None:
-        """What ``record`` was meant to hold: the plan kept in memory, else
-        the steps read back from its payload. None: its session has ended."""
-        started_at: datetime | None = None
-        if record.purpose == "TxProfile":
-            transaction_id = record.transaction_id
-            if transaction_id is None:
-                return None
-            found = await self._uow.read(lambda r: r.transactions.get(transaction_id))
-            if found is None or not found.active:
-                return None
-            started_at = found.started_at
-        cached = self._wanted.get((station.station_id, record.connector_id, record.purpose))
-        if cached is not None and cached.transaction_id == record.transaction_id:
-            return cached
-        steps = steps_of(
-            record.payload, now=self._clock(), voltage=station.base.voltage,
-            phases=station.base.phases, transaction_started_at=started_at,
-        )  # fmt: skip
-        return _Wanted(
-            record.purpose, record.connector_id, tuple(steps), record.transaction_id, started_at
-        )
-
-    def _limiting(self, station: _Station, connector_id: int) -> list[ProfileRecord]:
-        """The records that bound ``connector_id``: its TxProfile (else the
-        TxDefaultProfile) and the ChargePointMaxProfile."""
-        live = {
-            key: record
-            for key, record in station.records.items()
-            if record.state is not ProfileState.CLEARED
-        }
-        found: list[ProfileRecord] = []
-        tx = live.get((connector_id, "TxProfile")) or live.get((0, "TxDefaultProfile"))
-        if tx is not None:
-            found.append(tx)
-        cap = live.get((0, "ChargePointMaxProfile"))
-        if cap is not None:
-            found.append(cap)
-        return found
-
-    async def _asked(self, station: _Station, record: ProfileRecord, at: datetime) -> list[Rate]:
-        started_at: datetime | None = None
-        if (
-            record.purpose == "TxProfile"
-            and record.payload.get("chargingProfileKind") == "Relative"
-        ):
-            cached = self._wanted.get((station.station_id, record.connector_id, record.purpose))
-            if cached is not None and cached.transaction_id == record.transaction_id:
-                started_at = cached.transaction_started_at
-            elif (transaction_id := record.transaction_id) is not None:
-                found = await self._uow.read(lambda r: r.transactions.get(transaction_id))
-                started_at = found.started_at if found is not None else None
-        return steps_of(
-            record.payload, now=at, voltage=station.base.voltage,
-            phases=station.base.phases, transaction_started_at=started_at,
-        )  # fmt: skip
-
     def _unchanged(
-        self, previous: ProfileRecord, wanted: _Wanted, station: _Station, now: datetime
+        self, previous: ProfileRecord, wanted: Wanted, station: StationView, now: datetime
     ) -> bool:
         """Already verified or accepted with the same limits from now on: no need
         to send. Nor when it failed with them: every step was tried, the operator
@@ -640,7 +428,7 @@ class ProfileEnforcer:
         return self._same_limits(previous, wanted, station, now)
 
     def _same_limits(
-        self, previous: ProfileRecord, wanted: _Wanted, station: _Station, now: datetime
+        self, previous: ProfileRecord, wanted: Wanted, station: StationView, now: datetime
     ) -> bool:
         """Whether ``previous``'s payload asks, from ``now`` on, what ``wanted``
         built with the same step would ask (and would be re-sent at the same time)."""
@@ -657,8 +445,8 @@ class ProfileEnforcer:
         return all(_close(limit_at(built.limits_kw, m), limit_at(sent, m)) for m in moments | {now})
 
 
-def _constant(purpose: ProfilePurpose, now: datetime, kw: float) -> _Wanted:
-    return _Wanted(purpose, 0, (Rate(now, now + FOREVER, kw, KW),))
+def _constant(purpose: ProfilePurpose, now: datetime, kw: float) -> Wanted:
+    return Wanted(purpose, 0, (Rate(now, now + FOREVER, kw, KW),))
 
 
 def _highest(steps: list[Rate], start: datetime, end: datetime) -> float | None:
@@ -668,40 +456,8 @@ def _highest(steps: list[Rate], start: datetime, end: datetime) -> float | None:
     return max(known) if known else None
 
 
-def _seconds(text: str | None) -> int:
-    try:
-        return max(int(text or 0), 0)
-    except ValueError:
-        return 0
-
-
-def _installed(record: ProfileRecord | None) -> bool:
-    """Whether the station holds ``record``'s payload (as far as we know)."""
-    return (
-        record is not None
-        and record.state in (ProfileState.VERIFIED, ProfileState.ACCEPTED)
-        and record.detail != OFFLINE
-    )
-
-
 def _close(a: float | None, b: float | None) -> bool:
     return a is not None and b is not None and abs(a - b) < 1e-6
-
-
-def record_as_dict(record: ProfileRecord) -> dict[str, object]:
-    """The record as JSON-ready data (the ``smart_charging.profile`` event)."""
-    return {
-        "connector_id": record.connector_id,
-        "purpose": record.purpose,
-        "profile_id": record.profile_id,
-        "state": record.state.value,
-        "step": record.step,
-        "attempts": record.attempts,
-        "transaction_id": record.transaction_id,
-        "resend_at": record.resend_at.isoformat() if record.resend_at else None,
-        "detail": record.detail,
-        "updated_at": record.updated_at.isoformat(),
-    }
 
 
 __all__ = ["EVENT", "REQUESTED_BY", "ProfileEnforcer", "profile_id", "record_as_dict"]
