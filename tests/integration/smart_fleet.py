@@ -271,6 +271,22 @@ def readings_from_journal(sent: Iterable[tuple[str, dict[str, Any]]]) -> list[Re
     return [Reading(at, wh) for at, wh in sorted(found.items())]
 
 
+def peak_kw_from_journal(sent: Iterable[tuple[str, dict[str, Any]]]) -> float | None:
+    """The highest Power.Active.Import the station reported in its MeterValues
+    (kW; None when it reported none above 0): the measured power the savings
+    baseline charges at, by accounting's rule (else the nameplate)."""
+    peak = 0.0
+    for action, payload in sent:
+        if action != "MeterValues":
+            continue
+        for mv in payload["meterValue"]:
+            for sv in mv["sampledValue"]:
+                if sv.get("measurand") == "Power.Active.Import" and sv.get("phase") is None:
+                    w = float(sv["value"]) * (1000.0 if sv.get("unit") == "kW" else 1.0)
+                    peak = max(peak, w / 1000.0)
+    return peak if peak > 0 else None
+
+
 def _spread(
     start: datetime, end: datetime, kwh: float, rates: Sequence[Rate]
 ) -> tuple[float, float]:

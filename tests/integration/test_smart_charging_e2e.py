@@ -40,6 +40,7 @@ from .smart_fleet import (
     hand_account,
     make_fleet,
     night_cars,
+    peak_kw_from_journal,
     plan_power_at,
     readings_from_journal,
     series,
@@ -137,6 +138,14 @@ POWER_TOL_KW = 0.35
 """Rounding: one decimal of A (69 W at 3 x 230 V), W <-> A conversion, one tenth
 of a kW of planner granularity, the car's 11.0 kW against 16 A's 11.04 kW."""
 SITE_TOL_KW = 0.5
+REACTION = timedelta(seconds=1.5 * SPEED)
+"""How long the central takes to act on a need, in simulated time: its re-plan
+waits a 0.2 s debounce, plans, then applies to twenty stations, verifying each
+profile with GetCompositeSchedule, two waves (limits going down first) — about
+1.1-1.2 real seconds measured on a loaded machine, i.e. over 20 simulated
+minutes at 1200x. A real second is a real second at 1x; here it is 1.5 s x
+SPEED. Before that the car is bounded by its station's share (45 kW / 20 is
+below 6 A: 0)."""
 SWEEP_S = 0.5
 """smart_charging_interval (real seconds between the service's sweeps)."""
 FLOOR_KW = 6 * V3 / 1000.0
@@ -179,12 +188,13 @@ async def _api(central: CentralSystem) -> Any:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="service/enforcer (not simulator) bugs found by this test, 2026-11-23: "
-    "(1) an infeasible need set 1.4 h before departure gets ~1.9 kWh, not full power now; "
-    "(2) the site's metered total exceeds the 45 kW cap (46-49 kW for minutes); "
-    "(3) a Relative-only station (Delta) keeps a single-period 0 kW ChargePointMaxProfile "
-    "past its resend_at while its plan says 7.4 kW, and a W-only station (Wallbox) keeps "
-    "an older TxProfile after a re-plan; both were marked verified (composite <= asked)",
+    reason="remaining after the planning fixes of 2026-11-23 (infeasible needs now get full "
+    "power once the central can act; savings match the hand figures): (a) feasible needs "
+    "end short, from 0.07 kWh (one-decimal-A rounding: 11 kW asked, 10.97 kW drawn, never "
+    "re-planned under the 0.5 kWh drift floor) to several kWh where a station held 0 kW "
+    "while its plan said 7.4/11 (KEBA-02, SCHNE-01: offered 0, SuspendedEVSE - enforcer "
+    "side); (b) the site total still exceeds 45 kW in a few samples (47-52 kW at 04:30, "
+    "06:03), down from minutes of 46-49 kW",
 )
 async def test_a_night_of_smart_charging_on_a_capped_site_of_quirky_stations(
     tmp_path: Path,
@@ -338,8 +348,9 @@ async def test_a_night_of_smart_charging_on_a_capped_site_of_quirky_stations(
                 got_kwh = (readings[car.station_id][-1].wh - readings[car.station_id][0].wh) / 1000
                 if car.feasible_alone:
                     assert got_kwh >= car.need_kwh - 0.05, (car, got_kwh)
-                else:  # full power from the moment its need was known to departure
-                    hours = (car.departure - need_set_at[car.station_id]).total_seconds() / 3600
+                else:  # full power from when the central could act on its need, to departure
+                    acting = need_set_at[car.station_id] + REACTION
+                    hours = (car.departure - acting).total_seconds() / 3600
                     assert got_kwh >= 0.95 * car.max_kw * hours, (car, got_kwh)
 
             # -- the savings report equals the hand arithmetic on the meters' samples --------
@@ -354,8 +365,20 @@ async def test_a_night_of_smart_charging_on_a_capped_site_of_quirky_stations(
             assert reply.status_code == 200, reply.text
             report = reply.json()
             prices, co2 = series(PRICES), series(CO2)
+            # the baseline's power: the car's measured peak, else its nameplate (accounting's rule)
+            baseline_kw = {
+                sid: peak_kw_from_journal(
+                    (a, p) for a in ("MeterValues",) for p in journals[sid].calls("sent", a)
+                )
+                for sid in ids
+            }
             by_hand = {
-                car.station_id: hand_account(readings[car.station_id], prices, co2, car.max_kw)
+                car.station_id: hand_account(
+                    readings[car.station_id],
+                    prices,
+                    co2,
+                    baseline_kw[car.station_id] or car.max_kw,
+                )
                 for car in cars
             }
             assert report["total"]["sessions"] == len(cars)
