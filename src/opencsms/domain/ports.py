@@ -47,7 +47,6 @@ from opencsms.domain.model import (
     Webhook,
     WebhookDelivery,
 )
-
 from opencsms.domain.smart_charging.grid import FlexEvent
 from opencsms.domain.smart_charging.rates import Rate
 from opencsms.domain.smart_charging.records import (
@@ -394,25 +393,31 @@ class SignalRepository(Protocol):
         """Store normalised ``rates`` (non-empty, one unit) in ``series``: rows
         of the series overlapping ``[rates[0].start, rates[-1].end)`` are
         replaced, the rest kept. Returns the number of rates stored."""
+
     async def window(self, series: str, start: datetime, end: datetime) -> builtins.list[Rate]:
         """Rates of ``series`` overlapping ``[start, end)``, sorted."""
+
     async def summaries(self) -> builtins.list[SeriesSummary]: ...
 
 
 class SiteRepository(Protocol):
     async def put(self, site: Site) -> None:
         """Insert or replace the site (its members and events are kept)."""
+
     async def get(self, site_id: str) -> Site | None: ...
     async def list(self) -> builtins.list[Site]: ...
     async def remove(self, site_id: str) -> bool:
         """Delete the site, its memberships and its events."""
+
     async def set_site_of(self, station_id: str, site_id: str | None) -> None:
         """A station belongs to at most one site; None takes it out."""
+
     async def site_of(self, station_id: str) -> str | None: ...
     async def members(self, site_id: str) -> builtins.list[str]: ...
     async def put_event(self, event: FlexEvent, received_at: datetime) -> None:
         """Insert or replace the event with its key (site_id, event_id),
         cancelled ones included (kept as tombstones)."""
+
     async def events(
         self, site_id: str, *, include_cancelled: bool = False
     ) -> builtins.list[FlexEvent]: ...
@@ -426,16 +431,21 @@ class ChargingRepository(Protocol):
     async def set_mode(self, station_id: str, mode: ChargingMode, at: datetime) -> None: ...
     async def mode(self, station_id: str) -> ChargingMode:
         """``smart`` unless switched."""
+
     async def add_plan(self, plan: StoredPlan) -> StoredPlan:
         """Store a plan (its ``id`` is ignored) and return it with its id."""
+
     async def latest_plan(self, transaction_id: int) -> StoredPlan | None: ...
     async def plans(self, transaction_id: int) -> builtins.list[StoredPlan]:
         """Every plan of the session, oldest first."""
+
     async def put_profile(self, record: ProfileRecord) -> None:
         """Insert or replace by (station_id, connector_id, purpose)."""
+
     async def profiles(self, station_id: str) -> builtins.list[ProfileRecord]: ...
     async def profiles_due(self, now: datetime) -> builtins.list[ProfileRecord]:
         """Records with ``resend_at <= now`` (any station)."""
+
     async def get_learned(self, vendor: str, model: str) -> LearnedProfileOptions | None: ...
     async def put_learned(self, options: LearnedProfileOptions) -> None: ...
 
