@@ -68,7 +68,11 @@ def single(plans: int, rng: random.Random) -> None:
     )
 
 
-def site(cars: int, slots: int, rng: random.Random) -> None:
+def site_problem(
+    cars: int, slots: int, rng: random.Random
+) -> tuple[list[ChargeRequest], list[Rate], list[Rate]]:
+    """Random cars over ``slots`` quarter-hours and a cap that binds: the
+    requests, the price series and the cap (also used by planner_stall.py)."""
     prices = [round(rng.uniform(5, 40), 1) for _ in range(slots)]
     price = series(prices, "p/kWh", 15)
     horizon = slots * 15
@@ -85,7 +89,13 @@ def site(cars: int, slots: int, rng: random.Random) -> None:
         )
     total_need = sum(r.energy_kwh for r in requests)
     cap_kw = 0.9 * total_need / (horizon / 60) * 1.5
-    cap = [Rate(T0, T0 + timedelta(minutes=horizon), cap_kw, "kW")]
+    return requests, price, [Rate(T0, T0 + timedelta(minutes=horizon), cap_kw, "kW")]
+
+
+def site(cars: int, slots: int, rng: random.Random) -> None:
+    requests, price, cap = site_problem(cars, slots, rng)
+    total_need = sum(r.energy_kwh for r in requests)
+    cap_kw = cap[0].value
     started = time.perf_counter()
     lp = plan_site(requests, price, [], cap, time_limit_s=60)
     lp_s = time.perf_counter() - started

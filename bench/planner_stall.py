@@ -14,38 +14,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import sys
 import time
-from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from opencsms.domain.smart_charging.planner import ChargeRequest
 from opencsms.domain.smart_charging.rates import Rate
 from opencsms.domain.smart_charging.site_planner import plan_site
 
-T0 = datetime(2026, 1, 15, 16, tzinfo=UTC)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from planner import site_problem
 
 
 def problem(cars: int, slots: int) -> tuple[list[ChargeRequest], list[Rate], list[Rate]]:
-    rng = random.Random(3)
-    step = timedelta(minutes=15)
-    price = [
-        Rate(T0 + i * step, T0 + (i + 1) * step, round(rng.uniform(5, 40), 1), "p/kWh")
-        for i in range(slots)
-    ]
-    horizon = slots * 15
-    requests = []
-    for i in range(cars):
-        arrive = rng.randrange(0, horizon // 2)
-        leave = min(horizon, arrive + rng.randrange(120, horizon))
-        power = rng.choice([7.4, 11.0, 22.0])
-        need = rng.uniform(0.2, 0.8) * power * (leave - arrive) / 60
-        requests.append(
-            ChargeRequest(
-                f"c{i}", T0 + timedelta(minutes=arrive), T0 + timedelta(minutes=leave), power, need
-            )
-        )
-    total = sum(r.energy_kwh for r in requests)
-    cap = [Rate(T0, T0 + timedelta(minutes=horizon), 1.35 * total / (horizon / 60), "kW")]
-    return requests, price, cap
+    return site_problem(cars, slots, random.Random(3))
 
 
 async def ticker(stalls: list[float], stop: asyncio.Event) -> None:
