@@ -14,9 +14,12 @@ from opencsms.domain.smart_charging.planner import Segment
 from opencsms.domain.smart_charging.profiles import (
     ESCALATION,
     FOREVER,
+    KW,
     RESEND_LEAD,
     ProfileOptions,
+    build,
     default_profile,
+    expressible_kw,
     limit_at,
     next_step,
     off_profile,
@@ -390,3 +393,14 @@ def test_relative_cap_decrease_inside_the_lead_is_sent_early() -> None:
     cap = station_cap_profile(steps, now=NOW, options=ProfileOptions(kind="Relative"))
     assert periods(cap.payload) == [{"startPeriod": 0, "limit": 0.0}]
     assert cap.resend_at == at(60)
+
+
+@pytest.mark.parametrize(
+    ("kw", "expected"), [(11.0, 10.971), (7.4, 7.383), (6.9, 6.9), (22.08, 22.08), (0.0, 0.0)]
+)
+def test_expressible_power_is_what_one_decimal_of_amps_can_ask(kw: float, expected: float) -> None:
+    assert expressible_kw(kw) == pytest.approx(expected)
+    # and an A profile built at that power asks exactly it (a plan the station can be told)
+    built = build("TxProfile", 1, [Rate(NOW, NOW + FOREVER, expected, KW)], now=NOW,
+                  options=ProfileOptions())  # fmt: skip
+    assert built.limits_kw[0].value == pytest.approx(expected)

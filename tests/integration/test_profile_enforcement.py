@@ -240,6 +240,27 @@ async def test_max_periods_truncates_and_resends_the_rest(rig: Rig) -> None:
     assert len(sets(station)) == 3
 
 
+async def test_a_cut_schedule_is_re_sent_before_a_poll_that_could_come_too_late(
+    rig: Rig,
+) -> None:
+    """The poller says how far ahead its next poll may be: what falls due
+    before then goes now, before the cut's 0 could run (e2e: KEBA at 0)."""
+    station = await rig.station(
+        "CP-MP", Quirks(max_periods=3), config={"ChargingScheduleMaxPeriods": "3"}
+    )
+    plan = [(0, 15, 11.04), (15, 30, 7.0), (30, 45, 11.04), (45, 60, 8.28)]
+    target = StationTarget("CP-MP", ChargingMode.SMART, (rig.session(station, *plan),))
+    [record] = await rig.enforcer.apply(target)
+    assert record.resend_at == rig.at(25)
+    await station.advance(10 * 60)
+    assert await rig.enforcer.resend_due(within=timedelta(minutes=10)) == 0
+    assert await rig.enforcer.resend_due(within=timedelta(minutes=16)) == 1
+    # 10' in: 11.04 kW to 15', 7 kW to 30', then the rest cut again (no 0 at 30')
+    assert limits(station) == [(0, 16.0), (300, 10.1), (1200, 0.0)]
+    [record] = await rig.stored("CP-MP")
+    assert record.resend_at == rig.at(15)
+
+
 async def test_offline_then_reconnect_reasserts(rig: Rig) -> None:
     station = await rig.station("CP-OFF")
     target = StationTarget(

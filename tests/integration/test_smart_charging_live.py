@@ -115,7 +115,9 @@ async def test_plans_reach_three_stations_of_a_capped_site_and_the_switch_works(
             assert view.plan is not None and view.plan.method in ("lp", "greedy")
             plans[station.identity] = view.plan
         planned_now = {s: power_at(p, clock.now()) for s, p in plans.items()}
-        assert sum(planned_now.values()) == pytest.approx(CAP_KW)  # the cheap slot is full
+        # the cheap slot is full but for a sliver under 6 A the station could not be told
+        # (two cars at 10.971 kW, the third's 0.058 kW dropped)
+        assert CAP_KW - 6 * 230 * 3 / 1000 < sum(planned_now.values()) <= CAP_KW + 1e-9
         for station in stations:
             wanted_w = planned_now[station.identity] * 1000
             assert abs(connector_limit_w(station) - wanted_w) <= TOLERANCE_W, station.identity

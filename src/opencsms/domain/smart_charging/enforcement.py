@@ -29,7 +29,8 @@ the record keeps what should be sent with ``detail="offline"``, and
 Metering closes the loop: :meth:`check_draw` escalates a profile the car
 visibly ignores (only readings taken a sample interval after the profile
 was sent count). Schedules cut to ``ChargingScheduleMaxPeriods`` are sent
-again before their cut by :meth:`resend_due`; the full plan behind a cut
+again before their cut by :meth:`resend_due` (polled by the sweep, which
+says how far ahead its next poll may be); the full plan behind a cut
 schedule is kept in memory (after a restart a cut record is rebuilt from
 what was sent, which under-charges until the planner's next apply).
 
@@ -220,16 +221,21 @@ class ProfileEnforcer:
             log.info("profile ignored by the car", station=station_id, detail=why, step=step)
             return await self._enforce(station, wanted, step, attempts=binding.attempts)
 
-    async def resend_due(self) -> int:
-        """Re-send schedules cut by ``max_periods`` whose ``resend_at`` passed."""
-        due = await self._uow.read(lambda r: r.charging.profiles_due(self._clock()))
+    async def resend_due(self, within: timedelta = timedelta(0)) -> int:
+        """Re-send schedules cut by ``max_periods`` whose ``resend_at`` passed,
+        or will pass ``within`` from now. The caller polls: ``within`` is what
+        it needs so that its next poll cannot come after the cut (two of its
+        periods, as measured on the clock); otherwise a poll coming later than
+        the cut's lead lets the cut's last period (the smallest limit cut,
+        often 0) run until it comes (e2e: KEBA held at 0 between sweeps)."""
+        due = await self._uow.read(lambda r: r.charging.profiles_due(self._clock() + within))
         sent = 0
         for station_id in dict.fromkeys(record.station_id for record in due):
             async with self._lock(station_id):
                 station = await self._store.load(station_id)
                 now = self._clock()
                 for record in station.records.values():
-                    if record.resend_at is None or record.resend_at > now:
+                    if record.resend_at is None or record.resend_at > now + within:
                         continue
                     wanted = None
                     if record.state is not ProfileState.CLEARED:

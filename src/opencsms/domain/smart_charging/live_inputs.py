@@ -15,7 +15,10 @@ Choices, each in the function that makes it:
 - measured power wins over the need's and the default power, but only when it
   tells something: a car that drew clearly less than it was offered, or more
   than assumed (a car held at 3 kW by our own profile says nothing about
-  whether it could take 7.4).
+  whether it could take 7.4);
+- the car's power is planned as a profile can express it (one decimal of A,
+  :func:`~.profiles.expressible_kw`): a plan the station cannot be told is a
+  plan the car ends short of.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from opencsms.domain.ports import Repositories
 from opencsms.domain.smart_charging.accounting import metered_intervals
 from opencsms.domain.smart_charging.estimates import peak_power_w
 from opencsms.domain.smart_charging.grid import FlexEvent, add_price_adders, effective_cap
+from opencsms.domain.smart_charging.profiles import expressible_kw
 from opencsms.domain.smart_charging.rates import Rate
 from opencsms.domain.smart_charging.records import (
     DEFAULT_CO2_SERIES,
@@ -167,6 +171,7 @@ async def session_input(
     power, source = max_power_kw(
         transaction, samples, need, [plan] if plan is not None else [], defaults
     )
+    power = expressible_kw(power)
     return SessionInput(
         transaction=transaction,
         need=need,

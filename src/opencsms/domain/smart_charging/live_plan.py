@@ -10,6 +10,12 @@ the site has a limit, else the exact single-car planner per car. On top:
   is nothing to optimise, so cars charge as soon as possible (within the cap):
   the planners get a synthetic series that only ever rises, whose cheapest
   slots are the earliest ones, and the plan says so in its notes;
+- **tellable segments**: a segment under 6 A (a partial slot spread over the
+  control interval, a sliver of an LP) would be sent as 0 and the car would
+  end that much short, under the drift floor that would re-plan it: it is
+  raised to 6 A where the cap has room at that time (a little more energy
+  than needed), else dropped (the drift check re-plans what it misses)
+  (:func:`tellable`);
 - **after the plan**: a plan with a shortfall (the need cannot be met by
   departure) or with energy beyond the signals' reach keeps charging at full
   power after its segments (``ConnectorTarget.after_kw``), so a car is never
@@ -38,6 +44,7 @@ from opencsms.domain.smart_charging.planner import (
     finish_plan,
     plan_car,
 )
+from opencsms.domain.smart_charging.profiles import min_charging_kw
 from opencsms.domain.smart_charging.rates import Rate, rate_at
 from opencsms.domain.smart_charging.records import (
     ChargingMode,
@@ -50,7 +57,9 @@ from opencsms.domain.smart_charging.site_planner import plan_site
 ASAP_STEP = timedelta(minutes=15)
 ASAP_UNIT = "asap"
 SHARE_STEP_KW = 0.1
-"""Shares are rounded *down* to this, so that they never add up to more than the cap."""
+"""Headroom shares are rounded *down* to this, so that they never add up to more than the cap."""
+FLOOR_KW = min_charging_kw()
+"""Less than this (6 A at 230 V x 3) is sent as 0."""
 
 
 def asap_rates(start: datetime, end: datetime) -> list[Rate]:
@@ -162,6 +171,65 @@ def _stored(
     )
 
 
+def tellable(
+    plans: Sequence[CarPlan],
+    requests: Sequence[ChargeRequest],
+    price: Sequence[Rate],
+    co2: Sequence[Rate],
+    now: datetime,
+    *,
+    cap: Sequence[Rate] | None = None,
+    other_load: Sequence[Segment] = (),
+) -> list[CarPlan]:
+    """``plans`` with every segment under :data:`FLOOR_KW` raised to it where
+    ``cap`` (less ``other_load`` and the other plans) has room all along the
+    segment, else dropped; costs recomputed. Plans without one are returned as they are."""
+    out = list(plans)
+    for index, plan in enumerate(plans):
+        if not any(0 < s.power_kw < FLOOR_KW - 1e-9 for s in plan.segments):
+            continue
+        segments: list[Segment] = []
+        for segment in plan.segments:
+            if not 0 < segment.power_kw < FLOOR_KW - 1e-9:
+                segments.append(segment)
+                continue
+            raised = Segment(segment.start, segment.end, FLOOR_KW)
+            if cap is not None:
+                others = [s for i, p in enumerate(out) if i != index for s in p.segments]
+                if not _fits(cap, [*others, *other_load, *segments, raised], raised):
+                    continue  # no room: dropped
+            segments.append(raised)
+        out[index] = finish_plan(
+            requests[index],
+            segments,
+            price,
+            co2,
+            now,
+            shortfall=plan.shortfall_kwh,
+            unplanned=plan.unplanned_kwh,
+            charge_now=plan.charge_now,
+        )
+    return out
+
+
+def _fits(cap: Sequence[Rate], load: Sequence[Segment], segment: Segment) -> bool:
+    """Whether ``load`` stays within ``cap`` all along ``segment`` (a stretch
+    the cap does not cover has no room)."""
+    steps = [
+        Rate(max(r.start, segment.start), min(r.end, segment.end), r.value, r.unit)
+        for r in cap
+        if r.start < segment.end and r.end > segment.start
+    ]
+    covered = sum((r.end - r.start).total_seconds() for r in steps)
+    if covered < (segment.end - segment.start).total_seconds() - 1e-6:
+        return False
+    for left, _, value in _pieces(steps, [load]):
+        total = sum(s.power_kw for s in load if s.start <= left < s.end)
+        if total > value + 1e-9:
+            return False
+    return True
+
+
 def plan_group(inputs: GroupInputs, reason: str) -> list[StoredPlan]:
     """A new plan for every active session of the group (ids 0: not stored yet)."""
     now = inputs.now
@@ -236,7 +304,8 @@ def plan_group(inputs: GroupInputs, reason: str) -> list[StoredPlan]:
     if inputs.cap is not None:
         cap = subtract_load(inputs.cap, on_segments)
         site_plan = plan_site(requests, price, co2, cap, objective=objective)
-        for (station_id, session), plan in zip(smart, site_plan.plans, strict=True):
+        site_plans = tellable(site_plan.plans, requests, price, co2, now, cap=cap)
+        for (station_id, session), plan in zip(smart, site_plans, strict=True):
             out.append(
                 _stored(
                     station_id,
@@ -259,6 +328,7 @@ def plan_group(inputs: GroupInputs, reason: str) -> list[StoredPlan]:
             objective=objective,
             active_until=_active_until(session, now),
         )
+        [plan] = tellable([plan], [request], price, co2, now)
         out.append(
             _stored(
                 station_id,
@@ -302,10 +372,13 @@ def cap_shares(
         for s in stations:
             if total > value:
                 share = load[s] * value / total
+                share = math.floor(share / SHARE_STEP_KW + 1e-6) * SHARE_STEP_KW
             else:
-                share = load[s] + (value - total) / len(stations)
-            share = math.floor(share / SHARE_STEP_KW + 1e-6) * SHARE_STEP_KW
-            share = round(share, 3)
+                # never under the plan (the TxProfile asks floor(plan), the cap
+                # floor(plan + headroom): the cap never binds below the plan)
+                headroom = (value - total) / len(stations)
+                share = load[s] + math.floor(headroom / SHARE_STEP_KW + 1e-6) * SHARE_STEP_KW
+            share = math.floor(share * 1000 + 1e-6) / 1000
             steps = shares[s]
             if steps and steps[-1].end == left and steps[-1].value == share:
                 steps[-1] = replace(steps[-1], end=right)

@@ -393,6 +393,21 @@ def _to_unit(kw: float, options: ProfileOptions) -> float:
     return math.floor(value * 10 + 1e-6) / 10
 
 
+def expressible_kw(kw: float, *, voltage: float = 230.0, phases: int = 3) -> float:
+    """The highest power at most ``kw`` that an A profile can ask exactly (one
+    decimal of A: 69 W steps at 230 V x 3). A plan made with this power is one
+    the station can be told: 11 kW would be sent as 15.9 A, 10.971 kW, and a
+    car planned at 11 kW would end 29 W x its charging hours short. (A W
+    profile expresses it exactly too.) The 6 A floor is not applied here."""
+    amps = math.floor(max(kw, 0.0) * 1000.0 / (voltage * phases) * 10 + 1e-6) / 10
+    return amps * voltage * phases / 1000.0
+
+
+def min_charging_kw(*, voltage: float = 230.0, phases: int = 3) -> float:
+    """The least power a profile can ask without it becoming 0 (6 A)."""
+    return MIN_CURRENT_A * voltage * phases / 1000.0
+
+
 def to_kw(limit: float, unit: str, *, voltage: float, phases: int) -> float:
     """A limit in A (per phase) or W as kW."""
     watts = limit if unit == "W" else limit * voltage * phases

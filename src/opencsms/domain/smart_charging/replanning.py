@@ -30,6 +30,7 @@ How work is triggered, and why this way:
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -66,6 +67,8 @@ __all__ = ["ProfileApplier", "Replanner", "SmartChargingOptions"]
 log = structlog.get_logger("opencsms.smart_charging")
 
 READY_TASK = "smart-charging-ready:"
+SWEEPS_KEPT = 4
+"""Sweep start times kept to tell how far apart sweeps come (see ``sweep_period``)."""
 MIN_TRANSITION = timedelta(minutes=5)
 """The least transition window a re-plan's change is judged over (:meth:`Replanner._apply`)."""
 
@@ -78,7 +81,7 @@ class ProfileApplier(Protocol):
     async def check_draw(
         self, station_id: str, connector_id: int, measured_kw: float, at: datetime
     ) -> object: ...
-    async def resend_due(self) -> int: ...
+    async def resend_due(self, within: timedelta = ...) -> int: ...
     def expected_limit_kw(self, station_id: str, connector_id: int, at: datetime) -> object: ...
 
 
@@ -149,6 +152,8 @@ class Replanner:
         self._targets: dict[str, StationTarget] = {}
         """The target last applied per station (what it holds, for the order)."""
         self._pass_time = timedelta()
+        self._sweeps: list[datetime] = []
+        """When the last sweeps started (clock time): how far apart they come."""
         self._runners: dict[GroupKey, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._apply_slots = asyncio.Semaphore(self.options.apply_concurrency)
@@ -412,6 +417,7 @@ class Replanner:
 
     async def sweep(self) -> None:
         """Drift checks, draw checks, due re-sends (see the module docstring)."""
+        self._sweeps = [*self._sweeps[-(SWEEPS_KEPT - 1) :], self._clock()]
         rows = await self._uow.read(_sweep_rows)
         drifted: dict[GroupKey, None] = {}
         for key, mode, transaction, plan, samples in rows:
@@ -429,7 +435,15 @@ class Replanner:
                     drifted[key] = None
         for key in drifted:
             self.schedule(key, "drift")
-        await self._enforcer.resend_due()
+        await self._enforcer.resend_due(within=2 * self.sweep_period())
+
+    def sweep_period(self) -> timedelta:
+        """The longest time between recent sweeps on the clock (``interval``
+        before there are two): a clock running faster than real time (tests)
+        or a sweep slowed by its work makes it longer than ``interval``."""
+        times = self._sweeps
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        return max(gaps, default=timedelta(seconds=self.options.interval))
 
     def _drifted(
         self, transaction: Transaction, plan: StoredPlan, samples: Sequence[StoredMeterValue]
