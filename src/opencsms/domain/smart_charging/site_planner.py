@@ -20,9 +20,28 @@ is the maximum possible — every need is met whenever the needs can be met
 together. The fallback's cost is not optimal; ``bench/planner.py`` prints how
 far from the LP it lands.
 
-Joint plans charge at constant power within a slot; the single-car rules
-(partial-slot placement, short-pause filling, continuous windows) apply to
-:func:`~opencsms.domain.smart_charging.planner.plan_car` only.
+Two comfort rules of issue 5 hold here as in
+:func:`~opencsms.domain.smart_charging.planner.plan_car`:
+
+- never end an active slot early (``active_until``): a car charging now keeps
+  its full power until the end of its current slot, as lower bounds on its
+  edges (the greedy gives that energy first). The site cap is a hard limit
+  (the grid operator's, or the fuse's) and this rule is a comfort rule, so
+  when a new event lowers the cap below what the active cars draw, their
+  forced energy in that slot is scaled down to the cap, in proportion; the
+  forced energy never exceeds a car's need either. The plan is never
+  infeasible because of it.
+- never pause for :data:`~opencsms.domain.smart_charging.planner.MAX_PAUSE`
+  or less: a post-pass (:func:`_charge_through_short_pauses`) charges such a
+  gap through at its neighbours' power when the cap has room, taking the
+  energy from the car's unmet need, else from its heaviest other slots
+  (delivered energy never drops, caps and forced energy still hold). Slots
+  of 30 minutes never leave such gaps; short ones come from cap steps,
+  plug-ins, departures and active slots cut mid-slot.
+
+Joint plans charge at constant power within a slot; partial-slot placement and
+continuous windows apply to :func:`~opencsms.domain.smart_charging.planner.plan_car`
+only.
 """
 
 from __future__ import annotations
@@ -30,7 +49,7 @@ from __future__ import annotations
 import bisect
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -42,6 +61,7 @@ from scipy.sparse import coo_array, csr_array, vstack
 from scipy.sparse.csgraph import maximum_flow
 
 from opencsms.domain.smart_charging.planner import (
+    MAX_PAUSE,
     PRICE,
     CarPlan,
     ChargeRequest,
@@ -56,6 +76,7 @@ from opencsms.domain.smart_charging.rates import Rate, covered_until
 Method = Literal["lp", "greedy"]
 DEFAULT_TIME_LIMIT_S = 10.0
 _TOLERANCE = 1e-9
+_CHARGING_KWH = 1e-9  # less than this in a slot is no charge (as in the segments)
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -82,8 +103,10 @@ class _Problem:
     edge_car: IntArray
     edge_slot: IntArray
     edge_max: FloatArray  # kWh the car can take in the slot
+    edge_min: FloatArray  # kWh the car must take: its active slot goes on
     needs: FloatArray
     weights: list[FloatArray]  # per objective component, per edge
+    active: list[bool]  # per car: charging now (a wait before its next charge is a pause)
 
 
 def plan_site(
@@ -95,6 +118,7 @@ def plan_site(
     objective: Objective = PRICE,
     time_limit_s: float = DEFAULT_TIME_LIMIT_S,
     method: Literal["auto", "greedy"] = "auto",
+    active_until: Mapping[str, datetime] | None = None,
 ) -> SitePlan:
     """Joint plans for ``requests`` sharing the site ceiling ``cap`` (kW steps,
     as :func:`~opencsms.domain.smart_charging.grid.effective_cap` gives; time it
@@ -104,8 +128,15 @@ def plan_site(
     is planned from its plug-in to its departure, within the time the signals
     the objective needs cover (energy beyond that is ``unplanned_kwh``).
     ``method="greedy"`` skips the LP (benchmarks, and a forced fallback).
+
+    ``active_until`` maps a ``car_id`` to the end of the slot of its current
+    plan it is charging in now: the car charges at full power from its
+    ``plug_in`` (the planning start) until then (clipped to its departure and
+    the signals), as far as its need and the cap allow — when the active cars
+    together exceed the cap in a slot, each gets its forced power scaled by
+    the same factor so that the cap is used in full.
     """
-    problem = _build(requests, price, co2, cap or (), objective)
+    problem = _build(requests, price, co2, cap or (), objective, active_until or {})
     energy: FloatArray | None = None
     reason = "greedy requested"
     chosen: Method = "greedy"
@@ -114,6 +145,7 @@ def plan_site(
         chosen = "lp" if energy is not None else "greedy"
     if energy is None:
         energy = _greedy(problem)
+    energy = _charge_through_short_pauses(problem, energy)
     plans = []
     for car, request in enumerate(requests):
         first, last = problem.cars[car]
@@ -156,6 +188,7 @@ def _build(
     co2: Sequence[Rate],
     cap: Sequence[Rate],
     objective: Objective,
+    active_until: Mapping[str, datetime],
 ) -> _Problem:
     windows: list[tuple[datetime, datetime]] = []
     for request in requests:
@@ -177,13 +210,22 @@ def _build(
             none,
             none,
             np.zeros(0),
+            np.zeros(0),
             needs,
             [np.zeros(0)],
+            [False] * len(requests),
         )
     start, end = min(a for a, _ in windows), max(b for _, b in windows)
-    cuts = [t for window in windows for t in window] + [
-        t for rate in cap for t in (rate.start, rate.end)
+    active = [r.car_id in active_until for r in requests]
+    forced_end = [
+        max(a, min(active_until[r.car_id], b)) if is_active else a
+        for r, (a, b), is_active in zip(requests, windows, active, strict=True)
     ]
+    cuts = (
+        [t for window in windows for t in window]
+        + [t for rate in cap for t in (rate.start, rate.end)]
+        + forced_end
+    )
     slots = build_slots(price, co2, start, end, cuts)
     caps = build_slots(cap, (), start, end, [slot.start for slot in slots])
     cap_kw = [math.inf if c.price is None else c.price for c in caps]
@@ -204,6 +246,8 @@ def _build(
     weights = [
         np.array([row[k] for row in weight_rows], dtype=np.float64) for k in range(components)
     ]
+    needs = np.array([r.energy_kwh for r in requests], dtype=np.float64)
+    edge_max_array = np.array(edge_max, dtype=np.float64)
     return _Problem(
         slots,
         cap_kw,
@@ -211,10 +255,46 @@ def _build(
         [b for _, b in windows],
         np.array(edge_car, dtype=np.int64),
         np.array(edge_slot, dtype=np.int64),
-        np.array(edge_max, dtype=np.float64),
-        np.array([r.energy_kwh for r in requests], dtype=np.float64),
+        edge_max_array,
+        _forced(slots, cap_kw, cars, edge_slot, edge_max_array, needs, forced_end),
+        needs,
         weights,
+        active,
     )
+
+
+def _forced(
+    slots: list[Slot],
+    cap_kw: list[float],
+    cars: list[tuple[int, int]],
+    edge_slot: list[int],
+    edge_max: FloatArray,
+    needs: FloatArray,
+    forced_end: list[datetime],
+) -> FloatArray:
+    """kWh per edge that an active car must take, slot by slot in time order:
+    full power until its active slot ends or its need is met, every active
+    car's share scaled by one factor where together they exceed the cap (the
+    cap is a hard limit, the active slot a comfort rule)."""
+    lower = np.zeros(len(edge_slot))
+    by_slot: dict[int, list[tuple[int, int]]] = {}
+    for car, (first, last) in enumerate(cars):
+        for e in range(first, last):
+            if slots[edge_slot[e]].end > forced_end[car]:
+                break
+            by_slot.setdefault(edge_slot[e], []).append((car, e))
+    given = np.zeros(len(cars))
+    for t in sorted(by_slot):
+        want = [
+            (car, e, min(edge_max[e], max(0.0, needs[car] - given[car]))) for car, e in by_slot[t]
+        ]
+        total = sum(w for _, _, w in want)
+        limit = cap_kw[t] * slots[t].hours
+        scale = limit / total if total > limit else 1.0
+        for car, e, w in want:
+            lower[e] = w * scale
+            given[car] += w * scale
+    return lower
 
 
 def _index(starts: list[datetime], moment: datetime) -> int:
@@ -255,13 +335,14 @@ def _solve_lp(problem: _Problem, deadline: float) -> tuple[FloatArray | None, st
         np.array([problem.cap_kw[t] * problem.slots[t].hours for t in capped])
     ]
     upper = np.concatenate([problem.edge_max, problem.needs])
+    lower = np.concatenate([problem.edge_min, np.zeros(n_cars)])
     no_short = upper.copy()
     no_short[n_edges:] = 0.0
-    bounds = np.stack([np.zeros(n_vars), no_short], axis=1)
+    bounds = np.stack([lower, no_short], axis=1)
     phases = [np.concatenate([w, np.zeros(n_cars)]) for w in problem.weights]
     result = _linprog(phases[0], rows, limits, a_eq, problem.needs, bounds, deadline)
     if result is not None and result.status == 2:  # some need cannot be met: least shortfall first
-        bounds = np.stack([np.zeros(n_vars), upper], axis=1)
+        bounds = np.stack([lower, upper], axis=1)
         least_short = np.concatenate([np.zeros(n_edges), np.ones(n_cars)])
         least = _linprog(least_short, rows, limits, a_eq, problem.needs, bounds, deadline)
         if least is None or least.status != 0:
@@ -314,12 +395,12 @@ def _linprog(
 
 
 def _greedy(problem: _Problem) -> FloatArray:
-    """Earliest departure first, lightest slots first (ties: the later), in
-    whole Wh; then a max-flow on the residual network tops up every car it can."""
+    """Active slots first, then earliest departure first, lightest slots first
+    (ties: the later), in whole Wh; then a max-flow on the residual network
+    tops up every car it can."""
     n_edges, n_cars, n_slots = len(problem.edge_slot), len(problem.cars), len(problem.slots)
-    flow = np.zeros(n_edges, dtype=np.int64)
     if n_edges == 0:
-        return flow.astype(np.float64)
+        return np.zeros(0)
     edge_cap = np.floor(problem.edge_max * 1000 + 1e-6).astype(np.int64)
     room = np.bincount(problem.edge_slot, weights=edge_cap, minlength=n_slots).astype(np.int64)
     slot_left = np.array(
@@ -331,10 +412,18 @@ def _greedy(problem: _Problem) -> FloatArray:
         ],
         dtype=np.int64,
     )
+    forced = np.minimum(np.floor(problem.edge_min * 1000 + 1e-6).astype(np.int64), edge_cap)
+    for index in np.flatnonzero(forced):  # rounding may overshoot a slot by a Wh: trim it
+        slot = int(problem.edge_slot[index])
+        kept = min(int(forced[index]), int(slot_left[slot]))
+        forced[index] = kept
+        slot_left[slot] -= kept
+    flow = forced.copy()
     need = np.round(problem.needs * 1000).astype(np.int64)
+    given = np.bincount(problem.edge_car, weights=forced, minlength=n_cars).astype(np.int64)
     for car in sorted(range(n_cars), key=lambda c: problem.deadlines[c]):
         first, last = problem.cars[car]
-        remaining = int(need[car])
+        remaining = int(need[car] - given[car])
         ranked = sorted(
             range(first, last),
             key=lambda e: (tuple(float(w[e]) for w in problem.weights), -int(problem.edge_slot[e])),
@@ -343,25 +432,31 @@ def _greedy(problem: _Problem) -> FloatArray:
             if remaining <= 0:
                 break
             t = int(problem.edge_slot[e])
-            take = min(int(edge_cap[e]), int(slot_left[t]), remaining)
+            take = min(int(edge_cap[e] - flow[e]), int(slot_left[t]), remaining)
             if take > 0:
                 flow[e] += take
                 slot_left[t] -= take
                 remaining -= take
     delivered = np.bincount(problem.edge_car, weights=flow, minlength=n_cars).astype(np.int64)
     if np.any(delivered < need):
-        flow += _augment(problem, flow, edge_cap, slot_left, need - delivered)
+        flow += _augment(problem, flow, forced, edge_cap, slot_left, need - delivered)
     return flow.astype(np.float64) / 1000
 
 
 def _augment(
-    problem: _Problem, flow: IntArray, edge_cap: IntArray, slot_left: IntArray, need_left: IntArray
+    problem: _Problem,
+    flow: IntArray,
+    forced: IntArray,
+    edge_cap: IntArray,
+    slot_left: IntArray,
+    need_left: IntArray,
 ) -> IntArray:
     """Extra flow per edge from a max-flow on the residual network of ``flow``:
-    source → car (need left), car ⇄ slot (room left, and flow that can be
-    moved elsewhere), slot ⇄ sink (cap left, and use that can be given back).
-    Augmenting a feasible flow to a maximum one keeps most of what the greedy
-    chose and reaches the largest total any plan can deliver."""
+    source → car (need left), car ⇄ slot (room left, and flow above the
+    forced energy that can be moved elsewhere), slot ⇄ sink (cap left, and
+    use that can be given back). Augmenting a feasible flow to a maximum one
+    keeps most of what the greedy chose and reaches the largest total any plan
+    with those forced energies can deliver."""
     n_cars, n_slots = len(problem.cars), len(problem.slots)
     source, sink = 0, 1 + n_cars + n_slots
     car_node = 1 + problem.edge_car
@@ -374,10 +469,103 @@ def _augment(
     cols = np.concatenate(
         [1 + np.arange(n_cars), slot_node, car_node, np.full(n_slots, sink), slot_nodes]
     )
-    caps = np.concatenate([np.maximum(need_left, 0), edge_cap - flow, flow, slot_left, used])
+    caps = np.concatenate(
+        [np.maximum(need_left, 0), edge_cap - flow, flow - forced, slot_left, used]
+    )
     keep = caps > 0
     graph = csr_array(
         (caps[keep].astype(np.int32), (rows[keep], cols[keep])), shape=(sink + 1, sink + 1)
     )
     net = maximum_flow(graph, source, sink).flow.tocsr()
     return np.asarray(net[car_node, slot_node], dtype=np.int64).ravel()
+
+
+def _charge_through_short_pauses(problem: _Problem, energy: FloatArray) -> FloatArray:
+    """Each car's pauses of :data:`MAX_PAUSE` or less (and, for a car charging
+    now, a wait that short before its next charge) charged through at the
+    lower of the neighbours' powers, where the cap has room. The energy comes
+    from the car's unmet need, else from its heaviest other slots (earlier
+    first), never below their forced energy; a change is kept only when the
+    car has fewer short pauses after it."""
+    energy = energy.copy()
+    used: FloatArray = np.bincount(
+        problem.edge_slot, weights=energy, minlength=len(problem.slots)
+    ).astype(np.float64)
+    for car, (first, last) in enumerate(problem.cars):
+        if last - first < 2:
+            continue
+        for _ in range(4 * (last - first)):
+            change = _fill_one_pause(problem, energy, used, car)
+            if change is None:
+                break
+            used += np.bincount(
+                problem.edge_slot[first:last],
+                weights=change - energy[first:last],
+                minlength=len(problem.slots),
+            )
+            energy[first:last] = change
+    return energy
+
+
+def _short_pauses(problem: _Problem, x: FloatArray, car: int) -> list[tuple[int, int]]:
+    """The car's short pauses as ranges of its edges (local indices)."""
+    first, _ = problem.cars[car]
+    on = x > _CHARGING_KWH
+    pauses: list[tuple[int, int]] = []
+    i, n = 0, len(x)
+    while i < n:
+        if on[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and not on[j]:
+            j += 1
+        inside = j < n and (i > 0 or problem.active[car])
+        start = problem.slots[int(problem.edge_slot[first + i])].start
+        end = problem.slots[int(problem.edge_slot[first + j - 1])].end
+        if inside and end - start <= MAX_PAUSE:
+            pauses.append((i, j))
+        i = j
+    return pauses
+
+
+def _fill_one_pause(
+    problem: _Problem, energy: FloatArray, used: FloatArray, car: int
+) -> FloatArray | None:
+    """The car's energies with its first fillable short pause charged through,
+    or None when none can be."""
+    first, last = problem.cars[car]
+    x = energy[first:last]
+    slot_of = problem.edge_slot[first:last]
+    hours = np.array([problem.slots[int(t)].hours for t in slot_of])
+    pauses = _short_pauses(problem, x, car)
+    unmet = max(0.0, float(problem.needs[car] - x.sum()))
+    for i, j in pauses:
+        neighbours = [k for k in (i - 1, j) if 0 <= k < len(x)]
+        power = min(float(x[k] / hours[k]) for k in neighbours)
+        add = power * hours[i:j]
+        rooms = [
+            problem.cap_kw[int(t)] * problem.slots[int(t)].hours - used[int(t)]
+            for t in slot_of[i:j]
+        ]
+        if any(a > r + _TOLERANCE for a, r in zip(add, rooms, strict=True)):
+            continue
+        candidate = x.copy()
+        candidate[i:j] = add
+        owed = float(add.sum()) - unmet
+        donors = sorted(
+            (k for k in range(len(x)) if not i <= k < j),
+            key=lambda k: (tuple(-float(w[first + k]) for w in problem.weights), int(slot_of[k])),
+        )
+        for k in donors:
+            if owed <= 0:
+                break
+            take = min(owed, float(x[k] - problem.edge_min[first + k]))
+            if take > 0:
+                candidate[k] -= take
+                owed -= take
+        if owed > _TOLERANCE:
+            continue
+        if len(_short_pauses(problem, candidate, car)) < len(pauses):
+            return candidate
+    return None
