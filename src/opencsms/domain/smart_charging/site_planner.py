@@ -32,7 +32,7 @@ Two comfort rules of issue 5 hold here as in
   forced energy never exceeds a car's need either. The plan is never
   infeasible because of it.
 - never pause for :data:`~opencsms.domain.smart_charging.planner.MAX_PAUSE`
-  or less: a post-pass (:func:`_charge_through_short_pauses`) charges such a
+  or less: a post-pass (:func:`.site_pauses.charge_through_short_pauses`) charges such a
   gap through at its neighbours' power when the cap has room, taking the
   energy from the car's unmet need, else from its heaviest other slots
   (delivered energy never drops, caps and forced energy still hold). Slots
@@ -55,13 +55,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 import numpy as np
-import numpy.typing as npt
 from scipy.optimize import linprog
 from scipy.sparse import coo_array, csr_array, vstack
 from scipy.sparse.csgraph import maximum_flow
 
 from opencsms.domain.smart_charging.planner import (
-    MAX_PAUSE,
     PRICE,
     CarPlan,
     ChargeRequest,
@@ -72,13 +70,16 @@ from opencsms.domain.smart_charging.planner import (
     finish_plan,
 )
 from opencsms.domain.smart_charging.rates import Rate, covered_until
+from opencsms.domain.smart_charging.site_pauses import charge_through_short_pauses
+from opencsms.domain.smart_charging.site_problem import (
+    TOLERANCE,
+    FloatArray,
+    IntArray,
+    SiteProblem,
+)
 
 Method = Literal["lp", "greedy"]
 DEFAULT_TIME_LIMIT_S = 10.0
-_TOLERANCE = 1e-9
-_CHARGING_KWH = 1e-9  # less than this in a slot is no charge (as in the segments)
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,23 +91,6 @@ class SitePlan:
     reason: str
     slots: tuple[Slot, ...]
     cap_kw: tuple[float, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Problem:
-    """The LP's data. An *edge* is one car in one slot it can charge in."""
-
-    slots: list[Slot]
-    cap_kw: list[float]  # per slot, inf: uncapped
-    cars: list[tuple[int, int]]  # per car: its edges are ``range(first, last)``
-    deadlines: list[datetime]  # per car: the end of its planning window
-    edge_car: IntArray
-    edge_slot: IntArray
-    edge_max: FloatArray  # kWh the car can take in the slot
-    edge_min: FloatArray  # kWh the car must take: its active slot goes on
-    needs: FloatArray
-    weights: list[FloatArray]  # per objective component, per edge
-    active: list[bool]  # per car: charging now (a wait before its next charge is a pause)
 
 
 def plan_site(
@@ -145,7 +129,7 @@ def plan_site(
         chosen = "lp" if energy is not None else "greedy"
     if energy is None:
         energy = _greedy(problem)
-    energy = _charge_through_short_pauses(problem, energy)
+    energy = charge_through_short_pauses(problem, energy)
     plans = []
     for car, request in enumerate(requests):
         first, last = problem.cars[car]
@@ -189,7 +173,7 @@ def _build(
     cap: Sequence[Rate],
     objective: Objective,
     active_until: Mapping[str, datetime],
-) -> _Problem:
+) -> SiteProblem:
     windows: list[tuple[datetime, datetime]] = []
     for request in requests:
         end = request.departure
@@ -202,7 +186,7 @@ def _build(
         none = np.zeros(0, dtype=np.int64)
         needs = np.array([r.energy_kwh for r in requests], dtype=np.float64)
         deadlines = [b for _, b in windows]
-        return _Problem(
+        return SiteProblem(
             [],
             [],
             [(0, 0)] * len(requests),
@@ -248,7 +232,7 @@ def _build(
     ]
     needs = np.array([r.energy_kwh for r in requests], dtype=np.float64)
     edge_max_array = np.array(edge_max, dtype=np.float64)
-    return _Problem(
+    return SiteProblem(
         slots,
         cap_kw,
         cars,
@@ -301,7 +285,7 @@ def _index(starts: list[datetime], moment: datetime) -> int:
     return bisect.bisect_left(starts, moment)
 
 
-def _solve_lp(problem: _Problem, deadline: float) -> tuple[FloatArray | None, str]:
+def _solve_lp(problem: SiteProblem, deadline: float) -> tuple[FloatArray | None, str]:
     """Energy per edge from the lexicographic LPs, or None and why not."""
     n_edges, n_cars = len(problem.edge_slot), len(problem.cars)
     if n_edges == 0:
@@ -348,13 +332,13 @@ def _solve_lp(problem: _Problem, deadline: float) -> tuple[FloatArray | None, st
         if least is None or least.status != 0:
             return None, _why(least)
         rows.append(csr_array(least_short.reshape(1, -1)))
-        limits.append(np.array([least.fun + _TOLERANCE * (1 + abs(least.fun))]))
+        limits.append(np.array([least.fun + TOLERANCE * (1 + abs(least.fun))]))
         result = _linprog(phases[0], rows, limits, a_eq, problem.needs, bounds, deadline)
     for k in range(1, len(phases)):
         if result is None or result.status != 0:
             break
         rows.append(csr_array(phases[k - 1].reshape(1, -1)))
-        limits.append(np.array([result.fun + _TOLERANCE * (1 + abs(result.fun))]))
+        limits.append(np.array([result.fun + TOLERANCE * (1 + abs(result.fun))]))
         result = _linprog(phases[k], rows, limits, a_eq, problem.needs, bounds, deadline)
     if result is None or result.status != 0:
         return None, _why(result)
@@ -394,7 +378,7 @@ def _linprog(
     )
 
 
-def _greedy(problem: _Problem) -> FloatArray:
+def _greedy(problem: SiteProblem) -> FloatArray:
     """Active slots first, then earliest departure first, lightest slots first
     (ties: the later), in whole Wh; then a max-flow on the residual network
     tops up every car it can."""
@@ -444,7 +428,7 @@ def _greedy(problem: _Problem) -> FloatArray:
 
 
 def _augment(
-    problem: _Problem,
+    problem: SiteProblem,
     flow: IntArray,
     forced: IntArray,
     edge_cap: IntArray,
@@ -478,94 +462,3 @@ def _augment(
     )
     net = maximum_flow(graph, source, sink).flow.tocsr()
     return np.asarray(net[car_node, slot_node], dtype=np.int64).ravel()
-
-
-def _charge_through_short_pauses(problem: _Problem, energy: FloatArray) -> FloatArray:
-    """Each car's pauses of :data:`MAX_PAUSE` or less (and, for a car charging
-    now, a wait that short before its next charge) charged through at the
-    lower of the neighbours' powers, where the cap has room. The energy comes
-    from the car's unmet need, else from its heaviest other slots (earlier
-    first), never below their forced energy; a change is kept only when the
-    car has fewer short pauses after it."""
-    energy = energy.copy()
-    used: FloatArray = np.bincount(
-        problem.edge_slot, weights=energy, minlength=len(problem.slots)
-    ).astype(np.float64)
-    for car, (first, last) in enumerate(problem.cars):
-        if last - first < 2:
-            continue
-        for _ in range(4 * (last - first)):
-            change = _fill_one_pause(problem, energy, used, car)
-            if change is None:
-                break
-            used += np.bincount(
-                problem.edge_slot[first:last],
-                weights=change - energy[first:last],
-                minlength=len(problem.slots),
-            )
-            energy[first:last] = change
-    return energy
-
-
-def _short_pauses(problem: _Problem, x: FloatArray, car: int) -> list[tuple[int, int]]:
-    """The car's short pauses as ranges of its edges (local indices)."""
-    first, _ = problem.cars[car]
-    on = x > _CHARGING_KWH
-    pauses: list[tuple[int, int]] = []
-    i, n = 0, len(x)
-    while i < n:
-        if on[i]:
-            i += 1
-            continue
-        j = i
-        while j < n and not on[j]:
-            j += 1
-        inside = j < n and (i > 0 or problem.active[car])
-        start = problem.slots[int(problem.edge_slot[first + i])].start
-        end = problem.slots[int(problem.edge_slot[first + j - 1])].end
-        if inside and end - start <= MAX_PAUSE:
-            pauses.append((i, j))
-        i = j
-    return pauses
-
-
-def _fill_one_pause(
-    problem: _Problem, energy: FloatArray, used: FloatArray, car: int
-) -> FloatArray | None:
-    """The car's energies with its first fillable short pause charged through,
-    or None when none can be."""
-    first, last = problem.cars[car]
-    x = energy[first:last]
-    slot_of = problem.edge_slot[first:last]
-    hours = np.array([problem.slots[int(t)].hours for t in slot_of])
-    pauses = _short_pauses(problem, x, car)
-    unmet = max(0.0, float(problem.needs[car] - x.sum()))
-    for i, j in pauses:
-        neighbours = [k for k in (i - 1, j) if 0 <= k < len(x)]
-        power = min(float(x[k] / hours[k]) for k in neighbours)
-        add = power * hours[i:j]
-        rooms = [
-            problem.cap_kw[int(t)] * problem.slots[int(t)].hours - used[int(t)]
-            for t in slot_of[i:j]
-        ]
-        if any(a > r + _TOLERANCE for a, r in zip(add, rooms, strict=True)):
-            continue
-        candidate = x.copy()
-        candidate[i:j] = add
-        owed = float(add.sum()) - unmet
-        donors = sorted(
-            (k for k in range(len(x)) if not i <= k < j),
-            key=lambda k: (tuple(-float(w[first + k]) for w in problem.weights), int(slot_of[k])),
-        )
-        for k in donors:
-            if owed <= 0:
-                break
-            take = min(owed, float(x[k] - problem.edge_min[first + k]))
-            if take > 0:
-                candidate[k] -= take
-                owed -= take
-        if owed > _TOLERANCE:
-            continue
-        if len(_short_pauses(problem, candidate, car)) < len(pauses):
-            return candidate
-    return None
