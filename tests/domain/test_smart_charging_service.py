@@ -320,9 +320,9 @@ async def test_metered_drift_re_plans_and_a_small_one_does_not(world: World) -> 
     await world.service.settle()
     [plan] = await _plans(world, tx)
     assert plan.segments[0].start == T0 and plan.segments[0].power_kw == 6.9
-    # 30 min in: 3.35 kWh metered against 3.45 planned (0.1 kWh off): no re-plan
+    # 30 min in: 3.43 kWh metered against 3.45 planned (20 Wh behind): no re-plan
     world.clock.now = T0 + HOUR / 2
-    await world.meter("CP1", tx, T0 + HOUR / 2, 3350, 6700)
+    await world.meter("CP1", tx, T0 + HOUR / 2, 3430, 6700)
     await world.service.sweep()
     await world.service.settle()
     assert len(await _plans(world, tx)) == 1
@@ -366,10 +366,12 @@ async def test_plug_in_stop_events_and_signals_trigger_re_plans(world: World) ->
     await world.service.import_signal("price", prices(T0, [20.0] * 32), requested_by="test")
     await world.service.settle()
     assert (await _plans(world, txs[0]))[-1].reason == "signals"
-    # a stop frees capacity: the site is re-planned
+    # a stop frees capacity: the site is re-planned, but plans on track are kept
+    # (a full LP moves cars' slots at every re-plan: e2e cars pushed past departure)
+    before = {tx: (await _plans(world, tx))[-1] for tx in txs[1:]}
     await world.transactions.stop(TransactionStop("CP1", txs[0], 5000, T0 + HOUR))
     await world.service.settle()
-    assert (await _plans(world, txs[1]))[-1].reason == "stop"
+    assert {tx: (await _plans(world, tx))[-1] for tx in txs[1:]} == before
     assert world.enforcer.last("CP1").connectors == ()
 
 
@@ -381,6 +383,8 @@ async def test_a_burst_of_plug_ins_costs_a_few_plans_not_one_each(world: World) 
     for i in range(20):
         await world.station(f"B{i:02d}")
         await world.service.assign_station(f"B{i:02d}", "S1")
+    await world.service.settle()
+    for i in range(20):
         await world.uow.run(lambda r, i=i: r.id_tags.put(IdTag(f"T{i}")))  # type: ignore[misc]
         tx, _ = await quiet.start(TransactionStart(f"B{i:02d}", 1, f"T{i}", 0, T0))
         txs.append(tx)
@@ -524,7 +528,8 @@ def test_segments_under_6_amps_are_raised_where_the_cap_has_room_else_dropped() 
     powers = sorted({round(s.power_kw, 3) for s in plan.segments})
     assert powers == [FLOOR_KW, 6.9]
     assert sum(s.energy_kwh for s in plan.segments) >= 13.9
-    # behind a cap with no room for the raise: dropped (the drift check re-plans)
+    # behind a cap with no room for the raise: as the planner made it (sent as
+    # 0, the car falls behind and is re-planned; dropped, the plan would hide it)
     partial = next(s for s in plan.segments if s.power_kw < 6.9)
     cap = [
         Rate(T0, partial.start, 6.95, "kW"),
@@ -532,8 +537,8 @@ def test_segments_under_6_amps_are_raised_where_the_cap_has_room_else_dropped() 
         Rate(partial.end, T0 + 16 * HOUR, 6.95, "kW"),
     ]
     [plan] = tellable([plan_car(car, price, [], now=T0)], [car], price, [], T0, cap=cap)
-    assert {round(s.power_kw, 3) for s in plan.segments} == {6.9}
-    assert sum(s.energy_kwh for s in plan.segments) == pytest.approx(13.8)
+    assert sorted({round(s.power_kw, 3) for s in plan.segments})[1:] == [6.9]
+    assert sum(s.energy_kwh for s in plan.segments) == pytest.approx(13.9)
 
 
 async def test_cut_schedules_are_re_sent_two_sweeps_ahead_as_the_clock_sees_them(
@@ -554,3 +559,33 @@ async def test_cut_schedules_are_re_sent_two_sweeps_ahead_as_the_clock_sees_them
         timedelta(minutes=24),
         timedelta(minutes=24),
     ]
+
+
+async def test_a_session_behind_its_plan_is_re_planned_alone(world: World) -> None:
+    """e2e finding: a car that starts a few minutes after its plan (the profile
+    in flight) ends that much short, under the drift floor (0.5 kWh); and a
+    full LP of the site at every re-plan moved other cars' slots later and
+    later until they could not be served. Behind by more than BEHIND_KWH: that
+    session alone is re-planned, within what the others' plans leave."""
+    txs = await capped_site(world, cap_kw=11.0, n=3)
+    first = {tx: (await _plans(world, tx))[-1] for tx in txs}
+    start = min(p.segments[0].start for p in first.values())
+    charging = [tx for tx in txs if first[tx].segments[0].start == start]
+    late = charging[0]
+    station = first[late].station_id
+    kw = first[late].segments[0].power_kw
+    # 30 min into its slot, it drew 25 of them (5 minutes late): behind its plan
+    world.clock.now = start + HOUR / 2
+    await world.meter(station, late, start + HOUR / 2, 1000 + kw * 1000 * 25 / 60, kw * 1000)
+    for tx in charging[1:]:
+        sid, power = first[tx].station_id, first[tx].segments[0].power_kw
+        await world.meter(sid, tx, start + HOUR / 2, 1000 + power * 500, power * 1000)
+    await world.service.sweep()
+    await world.service.settle()
+    after = {tx: (await _plans(world, tx))[-1] for tx in txs}
+    assert after[late].reason == "drift" and after[late].id != first[late].id
+    assert after[late].shortfall_kwh == 0
+    assert after[late].need_kwh == pytest.approx(first[late].need_kwh - kw * 25 / 60)
+    for tx in txs:
+        if tx != late:
+            assert after[tx] == first[tx]  # on track: kept

@@ -14,8 +14,18 @@ the site has a limit, else the exact single-car planner per car. On top:
   control interval, a sliver of an LP) would be sent as 0 and the car would
   end that much short, under the drift floor that would re-plan it: it is
   raised to 6 A where the cap has room at that time (a little more energy
-  than needed), else dropped (the drift check re-plans what it misses)
-  (:func:`tellable`);
+  than needed); else it stays as the LP made it (sent as 0, the car falls
+  behind and is re-planned: dropping it would hide the missing energy from
+  the plan, and a site of cars sharing less than 6 A each lost most of its
+  plan that way) (:func:`tellable`);
+- **incremental re-plans**: a re-plan for metered drift, a stop, a plug-in or
+  a station coming back keeps every smart session whose plan is on track
+  (not behind by more than :data:`BEHIND_KWH`, no shortfall) and plans the
+  others jointly within what the kept plans leave of the cap. A full LP of
+  the site has many optima of equal cost: re-planned every few minutes, it
+  moved cars' slots later and later until some could no longer be served
+  (e2e). When the rest cannot all be served that way, the whole site is
+  planned again;
 - **after the plan**: a plan with a shortfall (the need cannot be met by
   departure) or with energy beyond the signals' reach keeps charging at full
   power after its segments (``ConnectorTarget.after_kw``), so a car is never
@@ -39,6 +49,7 @@ from opencsms.domain.smart_charging.planner import (
     PRICE,
     CarPlan,
     ChargeRequest,
+    Objective,
     Segment,
     charge_now_segments,
     finish_plan,
@@ -52,12 +63,18 @@ from opencsms.domain.smart_charging.records import (
     StationTarget,
     StoredPlan,
 )
+from opencsms.domain.smart_charging.session_view import behind_kwh
 from opencsms.domain.smart_charging.site_planner import plan_site
 
 ASAP_STEP = timedelta(minutes=15)
 ASAP_UNIT = "asap"
 SHARE_STEP_KW = 0.1
 """Headroom shares are rounded *down* to this, so that they never add up to more than the cap."""
+BEHIND_KWH = 0.03
+"""A session this far behind its plan (metered vs planned since it was made)
+is re-planned: less would end a car short only by what a meter rounds."""
+INCREMENTAL = frozenset({"drift", "stop", "plug-in", "reconnect"})
+"""Re-plan reasons that keep the plans on track (see the module docstring)."""
 FLOOR_KW = min_charging_kw()
 """Less than this (6 A at 230 V x 3) is sent as 0."""
 
@@ -183,7 +200,8 @@ def tellable(
 ) -> list[CarPlan]:
     """``plans`` with every segment under :data:`FLOOR_KW` raised to it where
     ``cap`` (less ``other_load`` and the other plans) has room all along the
-    segment, else dropped; costs recomputed. Plans without one are returned as they are."""
+    segment (else left as it is); costs recomputed. Plans without one are
+    returned as they are."""
     out = list(plans)
     for index, plan in enumerate(plans):
         if not any(0 < s.power_kw < FLOOR_KW - 1e-9 for s in plan.segments):
@@ -197,7 +215,8 @@ def tellable(
             if cap is not None:
                 others = [s for i, p in enumerate(out) if i != index for s in p.segments]
                 if not _fits(cap, [*others, *other_load, *segments, raised], raised):
-                    continue  # no room: dropped
+                    segments.append(segment)  # no room: as planned (see the docstring)
+                    continue
             segments.append(raised)
         out[index] = finish_plan(
             requests[index],
@@ -301,6 +320,17 @@ def plan_group(inputs: GroupInputs, reason: str) -> list[StoredPlan]:
         notes.append(f"no {' or '.join(missing)} signal covers now: charging as soon as possible")
         price, co2, objective, priced = asap_rates(now, inputs.horizon), [], PRICE, False
     requests = [_request(st, s, now, site_id) for st, s in smart]
+    if inputs.cap is not None and reason in INCREMENTAL and not missing:
+        partial = _plan_the_rest(
+            smart, requests, price, co2, inputs.cap, on_segments, now, objective
+        )
+        if partial is not None:
+            rest, method = partial
+            out.extend(
+                _stored(station_id, session, plan, now=now, reason=reason, method=method)
+                for (station_id, session), plan in rest
+            )
+            return out
     if inputs.cap is not None:
         cap = subtract_load(inputs.cap, on_segments)
         site_plan = plan_site(requests, price, co2, cap, objective=objective)
@@ -342,6 +372,56 @@ def plan_group(inputs: GroupInputs, reason: str) -> list[StoredPlan]:
             )
         )
     return out
+
+
+def on_track(session: SessionInput) -> bool:
+    """Whether the session's plan in force still serves it: a smart plan with
+    no shortfall, not behind by more than :data:`BEHIND_KWH`."""
+    plan = session.latest_plan
+    if plan is None or plan.method not in ("lp", "greedy", "single"):
+        return False
+    if plan.shortfall_kwh > 1e-6 or plan.unplanned_kwh > 1e-6:
+        return False
+    planned, metered = behind_kwh(session.transaction, plan, session.samples)
+    return planned - metered <= BEHIND_KWH
+
+
+def _plan_the_rest(
+    smart: Sequence[tuple[str, SessionInput]],
+    requests: Sequence[ChargeRequest],
+    price: Sequence[Rate],
+    co2: Sequence[Rate],
+    cap: Sequence[Rate],
+    on_segments: Sequence[Segment],
+    now: datetime,
+    objective: Objective,
+) -> tuple[list[tuple[tuple[str, SessionInput], CarPlan]], str] | None:
+    """Plans for the sessions not on track, within the cap the kept plans
+    leave; None when every session must be planned again (none is kept, or
+    one of the rest would be shorter of its need than its plan said)."""
+    kept_load: list[Segment] = []
+    rest: list[int] = []
+    for index, (_, session) in enumerate(smart):
+        plan = session.latest_plan
+        if plan is not None and on_track(session):
+            kept_load.extend(
+                Segment(max(s.start, now), s.end, s.power_kw) for s in plan.segments if s.end > now
+            )
+        else:
+            rest.append(index)
+    if len(rest) == len(smart):
+        return None
+    if not rest:
+        return [], "lp"
+    left = subtract_load(cap, [*on_segments, *kept_load])
+    their = [requests[i] for i in rest]
+    site_plan = plan_site(their, price, co2, left, objective=objective)
+    plans = tellable(site_plan.plans, their, price, co2, now, cap=left)
+    for i, new in zip(rest, plans, strict=True):
+        before = smart[i][1].latest_plan
+        if new.shortfall_kwh > (before.shortfall_kwh if before is not None else 0.0) + 0.01:
+            return None  # short where it was not: the whole site may serve it
+    return [(smart[i], new) for i, new in zip(rest, plans, strict=True)], site_plan.method
 
 
 def keeps_charging(plan: StoredPlan) -> bool:

@@ -42,7 +42,6 @@ from opencsms.domain.clock import Clock, utc_now
 from opencsms.domain.events import Event, EventBus, Subscription
 from opencsms.domain.model import StoredMeterValue, Transaction
 from opencsms.domain.ports import Repositories, UnitOfWork
-from opencsms.domain.smart_charging.accounting import metered_intervals
 from opencsms.domain.smart_charging.apply_order import waves
 from opencsms.domain.smart_charging.estimates import power_now_w
 from opencsms.domain.smart_charging.live_inputs import (
@@ -53,14 +52,19 @@ from opencsms.domain.smart_charging.live_inputs import (
     group_of,
     latest_power_reading,
 )
-from opencsms.domain.smart_charging.live_plan import plan_group, station_targets
+from opencsms.domain.smart_charging.live_plan import (
+    BEHIND_KWH,
+    INCREMENTAL,
+    plan_group,
+    station_targets,
+)
 from opencsms.domain.smart_charging.records import (
     ChargingMode,
     ProfileRecord,
     StationTarget,
     StoredPlan,
 )
-from opencsms.domain.smart_charging.session_view import energy_between, metered_between
+from opencsms.domain.smart_charging.session_view import behind_kwh
 
 __all__ = ["ProfileApplier", "Replanner", "SmartChargingOptions"]
 
@@ -242,9 +246,10 @@ class Replanner:
     # -- scheduling ------------------------------------------------------------
 
     def schedule(self, key: GroupKey, reason: str) -> None:
-        """Mark ``key`` for a re-plan (the first reason given is kept)."""
+        """Mark ``key`` for a re-plan (the first reason given is kept, unless
+        it re-plans only some sessions and this one re-plans them all)."""
         dirty = self._pending.setdefault(key, _Dirty())
-        if dirty.reason is None:
+        if dirty.reason is None or (dirty.reason in INCREMENTAL and reason not in INCREMENTAL):
             dirty.reason = reason
         self._ensure_runner(key)
 
@@ -316,7 +321,13 @@ class Replanner:
                     return [await repos.charging.add_plan(plan) for plan in fresh]
 
                 stored = await self._uow.run(store) if fresh else []
-                plans = {plan.transaction_id: plan for plan in stored}
+                # sessions not re-planned (an incremental re-plan) keep theirs
+                plans = {
+                    s.transaction.id: s.latest_plan
+                    for _, s in inputs.sessions
+                    if s.latest_plan is not None
+                }
+                plans.update({plan.transaction_id: plan for plan in stored})
             else:
                 plans = {
                     s.transaction.id: s.latest_plan
@@ -450,13 +461,8 @@ class Replanner:
     ) -> bool:
         """Metered energy since the plan was made vs the plan's, up to the
         latest reading (meter values lag; the plan up to now would not)."""
-        metering = metered_intervals(transaction, samples)
-        if not metering.intervals:
-            return False
-        last = metering.intervals[-1].end
-        if last <= plan.created_at:
-            return False
-        metered = metered_between(metering.intervals, plan.created_at, last)
-        planned = energy_between(plan.segments, plan.created_at, last)
+        planned, metered = behind_kwh(transaction, plan, samples)
+        if planned - metered > BEHIND_KWH:
+            return True  # behind its plan: re-planned alone (see live_plan.plan_group)
         gap = abs(metered - planned)
         return gap > self.options.drift_floor_kwh and gap > self.options.drift * planned

@@ -105,6 +105,21 @@ def metered_between(intervals: Sequence[Interval], start: datetime, end: datetim
     return total
 
 
+def behind_kwh(
+    transaction: Transaction, plan: StoredPlan, samples: Sequence[StoredMeterValue]
+) -> tuple[float, float]:
+    """(planned, metered) kWh since ``plan`` was made, up to the latest reading
+    (meter values lag: the plan up to now would count what no reading shows yet)."""
+    metering = metered_intervals(transaction, samples)
+    if not metering.intervals:
+        return 0.0, 0.0
+    last = metering.intervals[-1].end
+    if last <= plan.created_at:
+        return 0.0, 0.0
+    metered = metered_between(metering.intervals, plan.created_at, last)
+    return energy_between(plan.segments, plan.created_at, last), metered
+
+
 async def series_of(repos: Repositories, station_id: str) -> tuple[str, str]:
     """The price and CO2 series a station's sessions are priced with."""
     site_id = await repos.sites.site_of(station_id)
