@@ -155,13 +155,24 @@ class Car:
         )
 
 
-def night_cars(station_ids: Sequence[str], arrive: datetime, infeasible: int = 3) -> list[Car]:
+def night_cars(
+    station_ids: Sequence[str],
+    arrive: datetime,
+    infeasible: int = 3,
+    *,
+    first_departure: datetime | None = None,
+    need: tuple[float, int] = (12.0, 23),
+) -> list[Car]:
     """One car per station, arriving within 40 minutes of ``arrive``. The first
     ``infeasible`` leave after two hours needing more than two hours at full power
-    can give; the rest leave between 06:00 and 07:30 needing 12-34 kWh (all of
-    which fit under a 45 kW cap in the cheap hours, with room to spare)."""
+    can give; the rest leave in the 90 minutes from ``first_departure`` (06:00
+    the next day) needing ``base + (7 i mod spread)`` kWh (``need``; 12-34 kWh
+    by default: all of which fit under a 45 kW cap in the cheap hours)."""
     cars: list[Car] = []
-    morning = arrive.replace(hour=6, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    morning = first_departure or (
+        arrive.replace(hour=6, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    )
+    base, spread = need
     for i, station_id in enumerate(station_ids):
         at = arrive + timedelta(minutes=2 * i)
         max_kw = 11.0 if i % 2 == 0 else 7.4
@@ -171,8 +182,8 @@ def night_cars(station_ids: Sequence[str], arrive: datetime, infeasible: int = 3
             )
             continue
         departure = morning + timedelta(minutes=15 * (i % 7))
-        need = 12.0 + (i * 7) % 23
-        cars.append(Car(station_id, f"NIGHT-{i:02d}", at, departure, max_kw, float(need)))
+        kwh = base + (i * 7) % spread
+        cars.append(Car(station_id, f"NIGHT-{i:02d}", at, departure, max_kw, float(kwh)))
     return cars
 
 
@@ -231,6 +242,28 @@ class PowerLog:
         while True:
             self.take(fleet)
             await asyncio.sleep(every)
+
+
+def site_power_steps(
+    logs: dict[str, list[tuple[datetime, float]]],
+) -> list[tuple[datetime, datetime | None, float]]:
+    """The site's total drawn power as steps ``(from, to, kW)`` (``to`` None:
+    the last one), summed from each connector's exact power changes
+    (``SimulatedConnector.power_log``): the total at each instant, not a sum
+    of meter samples taken at different moments of a transition."""
+    events = sorted((at, sid, w) for sid, log in logs.items() for at, w in log)
+    current: dict[str, float] = {}
+    steps: list[tuple[datetime, datetime | None, float]] = []
+    for at, sid, w in events:
+        current[sid] = w
+        total = sum(current.values()) / 1000.0
+        if steps and steps[-1][0] == at:
+            steps[-1] = (at, None, total)
+            continue
+        if steps:
+            steps[-1] = (steps[-1][0], at, steps[-1][2])
+        steps.append((at, None, total))
+    return steps
 
 
 # -- the hand arithmetic --------------------------------------------------------------

@@ -13,7 +13,6 @@ here by hand from the stations' own register samples (``smart_fleet.py``).
 
 from __future__ import annotations
 
-import asyncio
 import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,6 +44,7 @@ from .smart_fleet import (
     readings_from_journal,
     series,
     series_csv,
+    site_power_steps,
     sleep_until,
     station_models,
     wait_until,
@@ -122,30 +122,41 @@ async def test_twenty_quirky_stations_charge_at_full_power_without_profiles(
         await fleet.stop()
 
 
-SPEED = 1200.0
-"""Simulated seconds per real second: 16:55 to 07:45 is ~45 s of real time."""
+SPEED = 400.0
+"""Simulated seconds per real second: 16:55 to 03:15 is ~93 s of real time.
+Slow enough that a real-time hiccup is little simulated time: a 1.1 s apply
+pass (20 stations, each profile verified) is 7 simulated minutes here, was 22
+at 1200x (a whole sweep period then spanned a cut schedule's re-send lead)."""
 CAP_KW = 45.0
 SITE = "depot"
 ARRIVAL = datetime(2027, 1, 11, 17, 0, tzinfo=UTC)
-END = datetime(2027, 1, 12, 7, 45, tzinfo=UTC)
+FIRST_DEPARTURE = datetime(2027, 1, 12, 1, 30, tzinfo=UTC)
+NEED = (4.0, 9)
+"""4-12 kWh per car (135 kWh for the 17 that can be served, departing 01:30
+to 03:00): three quarters of what 45 kW gives in the cheap hours (23:00 to
+03:00, under 16 p). The plan fills the cheapest slots to the cap; the rest
+is room to recover what a profile's reaction time costs (a plan that needs
+every kWh of the valley ends short by any minute lost)."""
+END = FIRST_DEPARTURE + timedelta(minutes=105)
 CHECKPOINTS = [
-    datetime(2027, 1, 11, h, m, tzinfo=UTC) for h, m in ((18, 5), (19, 20), (21, 40), (23, 10))
-] + [datetime(2027, 1, 12, h, m, tzinfo=UTC) for h, m in ((1, 25), (2, 50), (4, 10), (5, 20))]
-EDGE_S = 240.0
+    datetime(2027, 1, 11, h, m, tzinfo=UTC) for h, m in ((17, 47), (18, 17), (20, 47), (22, 17))
+] + [datetime(2027, 1, 12, h, m, tzinfo=UTC) for h, m in ((0, 17), (0, 47), (1, 17), (2, 17))]
+REAL_LAG_S = 1.5
+"""Real seconds the central may take to act on a change: its re-plan waits a
+0.2 s debounce, plans, then applies to twenty stations in two waves, each
+profile verified with GetCompositeSchedule — 1.1-1.2 real seconds measured on
+a loaded machine (the e2e of 2026-11-23)."""
+EDGE_S = REAL_LAG_S * SPEED
 """Samples this close (simulated s) to a plan's segment edge or to a new plan
 are not compared: the profile may be in flight, or the station between periods."""
 POWER_TOL_KW = 0.35
 """Rounding: one decimal of A (69 W at 3 x 230 V), W <-> A conversion, one tenth
 of a kW of planner granularity, the car's 11.0 kW against 16 A's 11.04 kW."""
-SITE_TOL_KW = 0.5
-REACTION = timedelta(seconds=1.5 * SPEED)
-"""How long the central takes to act on a need, in simulated time: its re-plan
-waits a 0.2 s debounce, plans, then applies to twenty stations, verifying each
-profile with GetCompositeSchedule, two waves (limits going down first) — about
-1.1-1.2 real seconds measured on a loaded machine, i.e. over 20 simulated
-minutes at 1200x. A real second is a real second at 1x; here it is 1.5 s x
-SPEED. Before that the car is bounded by its station's share (45 kW / 20 is
-below 6 A: 0)."""
+SITE_BLIP_S = 0.0
+REACTION = timedelta(seconds=REAL_LAG_S * SPEED)
+"""How long the central takes to act on a need, in simulated time (10 minutes
+at 400x; at 1x it would be 1.5 s). Before that the car is bounded by its
+station's share (45 kW / 20 is below 6 A: 0)."""
 SWEEP_S = 0.5
 """smart_charging_interval (real seconds between the service's sweeps)."""
 FLOOR_KW = 6 * V3 / 1000.0
@@ -181,6 +192,16 @@ def _diagnose(st: Any) -> str:
     )
 
 
+async def _history(central: CentralSystem, transaction_id: int) -> list[str]:
+    """Every plan the session had, for a failure message."""
+    plans = await central.services.uow.read(lambda r: r.charging.plans(transaction_id))
+    return [
+        f"{p.created_at:%H:%M:%S} {p.reason}/{p.method} need={p.need_kwh:.2f} "
+        + " ".join(f"{s.start:%H:%M}-{s.end:%H:%M}@{s.power_kw:.3f}" for s in p.segments)
+        for p in plans
+    ]
+
+
 async def _api(central: CentralSystem) -> Any:
     token = await create_api_key(central.services, ApiRole.ADMIN, "e2e-operator")
     return api_client_for(central, token)
@@ -188,13 +209,16 @@ async def _api(central: CentralSystem) -> Any:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="remaining after the planning fixes of 2026-11-23 (infeasible needs now get full "
-    "power once the central can act; savings match the hand figures): (a) feasible needs "
-    "end short, from 0.07 kWh (one-decimal-A rounding: 11 kW asked, 10.97 kW drawn, never "
-    "re-planned under the 0.5 kWh drift floor) to several kWh where a station held 0 kW "
-    "while its plan said 7.4/11 (KEBA-02, SCHNE-01: offered 0, SuspendedEVSE - enforcer "
-    "side); (b) the site total still exceeds 45 kW in a few samples (47-52 kW at 04:30, "
-    "06:03), down from minutes of 46-49 kW",
+    reason="2026-11-23 (e2e owner): fixed here — plans at a power a profile can ask (10.971 "
+    "for 11 kW), cap shares never under the plan, segments under 6 A raised where the cap "
+    "has room, cut schedules re-sent two sweeps ahead as the clock measures them, re-plans "
+    "keep sessions on track (no LP reshuffle) and re-plan a session 30 Wh behind; the site "
+    "total is now exact (power logs). Verified profiles and savings = hand figures pass. "
+    "Remaining, measured at 400x: an apply pass (20 stations, Set + GetComposite each) takes "
+    "1-2.5 real s = 7-16 simulated minutes, so a segment starting at a re-plan starts that "
+    "late and many feasible needs end 0.1-5 kWh short once the LP fills the cheap slots to "
+    "the cap; mixed old/new profiles during a pass exceed 45 kW (47.9 kW for 8 min at "
+    "00:30, sub-second spikes at slot edges when station timers fire in arbitrary order)",
 )
 async def test_a_night_of_smart_charging_on_a_capped_site_of_quirky_stations(
     tmp_path: Path,
@@ -206,8 +230,6 @@ async def test_a_night_of_smart_charging_on_a_capped_site_of_quirky_stations(
     )
     await central.start()
     fleet: Fleet | None = None
-    sampler: asyncio.Task[None] | None = None
-    log = PowerLog()
     try:
         async with await _api(central) as api:
             for name, values, unit in (("price", PRICES, "p/kWh"), ("co2", CO2, "gCO2/kWh")):
@@ -229,7 +251,10 @@ async def test_a_night_of_smart_charging_on_a_capped_site_of_quirky_stations(
                 assert reply.status_code == 200, reply.text
             assert central.ca_file is not None
             fleet, ids = make_fleet(keys, central.ocpp_url, str(central.ca_file), clock)
-            cars = night_cars(ids, ARRIVAL)
+            cars = night_cars(ids, ARRIVAL, first_departure=FIRST_DEPARTURE, need=NEED)
+            for member in fleet.members:  # every change of drawn power, exactly
+                for outlet in member.station.outlets:
+                    outlet.power_log = []
             for car in cars:
                 await central.services.tags.put(IdTag(car.tag))
             await fleet.start()
@@ -238,7 +263,6 @@ async def test_a_night_of_smart_charging_on_a_capped_site_of_quirky_stations(
                 20,
                 "every station booted",
             )
-            sampler = asyncio.create_task(log.run(fleet, every=0.05))
 
             # -- the cars arrive and the operator tells what each needs -----------------
             transactions: dict[str, int] = {}
@@ -324,13 +348,13 @@ async def test_a_night_of_smart_charging_on_a_capped_site_of_quirky_stations(
 
             await sleep_until(clock, END)
             assert all(m.station.transaction_id() is None for m in fleet.members)
-            sampler.cancel()
+            logs = {m.station.identity: m.station.outlets[0].power_log or [] for m in fleet.members}
+            steps = site_power_steps(logs)
             over = [
-                (at, sum(p.values()) / 1000.0)
-                for at, p in log.samples
-                if sum(p.values()) / 1000.0 > CAP_KW + SITE_TOL_KW
+                (at, kw, (until - at).total_seconds() if until else math.inf)
+                for at, until, kw in steps
+                if kw > CAP_KW + 1e-6
             ]
-            assert len(log.samples) > 200
 
             # -- every feasible need met by departure, by the stations' own meters -----------
             journals = {sid: fleet.by_id[sid].station.journal for sid in ids}
@@ -344,14 +368,21 @@ async def test_a_night_of_smart_charging_on_a_capped_site_of_quirky_stations(
                 )
                 for sid in ids
             }
+            short: list[object] = []
             for car in cars:
                 got_kwh = (readings[car.station_id][-1].wh - readings[car.station_id][0].wh) / 1000
                 if car.feasible_alone:
-                    assert got_kwh >= car.need_kwh - 0.05, (car, got_kwh)
+                    wanted = car.need_kwh - 0.05
                 else:  # full power from when the central could act on its need, to departure
                     acting = need_set_at[car.station_id] + REACTION
                     hours = (car.departure - acting).total_seconds() / 3600
-                    assert got_kwh >= 0.95 * car.max_kw * hours, (car, got_kwh)
+                    wanted = 0.95 * car.max_kw * hours
+                if got_kwh < wanted:
+                    history = await _history(central, transactions[car.station_id])
+                    power = [
+                        (f"{at:%H:%M:%S}", round(w / 1000, 2)) for at, w in logs[car.station_id]
+                    ]
+                    short.append((car.station_id, got_kwh, wanted, history, power))
 
             # -- the savings report equals the hand arithmetic on the meters' samples --------
             reply = await api.get(
@@ -394,12 +425,14 @@ async def test_a_night_of_smart_charging_on_a_capped_site_of_quirky_stations(
             assert report["total"]["cost"] == pytest.approx(total_cost, abs=1e-3)
             assert report["total"]["saving"] == pytest.approx(total_base - total_cost, abs=1e-3)
             assert total_cost < total_base  # the plan did save money
-            # last: the draw-vs-plan mismatches, so a run reports every other check first
+            # last: the shortfalls, the draw-vs-plan mismatches and the site total, so a
+            # run reports every other check first
+            assert not short, "\n".join(str(line) for line in short)
             assert not mismatches, mismatches
-            assert not over, [(f"{at:%H:%M:%S}", kw) for at, kw in over[:20]]
+            assert not [o for o in over if o[2] > SITE_BLIP_S], [
+                (f"{at:%H:%M:%S}", round(kw, 2), s) for at, kw, s in over[:20]
+            ]
     finally:
-        if sampler is not None:
-            sampler.cancel()
         if fleet is not None:
             await fleet.stop()
         await central.stop()

@@ -5,6 +5,11 @@ connector, integrating energy lazily: power is constant between events, so
 every read, contactor switch and pilot change first books the energy since
 the previous event (``power * dt``) into the meter and the EV's battery,
 then recomputes the power. No task per connector; time comes from the clock.
+
+Because power is piecewise constant, a connector can keep every change of
+it (``power_log``, off unless set to a list): the drawn power at any
+instant, exactly, e.g. to sum a site's stations at one instant without
+mixing meter samples taken at different times.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ class SimulatedConnector:
         self.ignore_first_limit_after_pause = ignore_first_limit_after_pause
         self._ignored_since_pause = True
         self._last = clock.now()
+        self.power_log: list[tuple[datetime, float]] | None = None
+        """(when, W) at every change of ``power_w`` once set to a list."""
 
     # -- physics --------------------------------------------------------------
 
@@ -64,6 +71,9 @@ class SimulatedConnector:
             self.power_w = 0.0
         else:
             self.power_w = self.ev.draw_w(self.pilot_amps, self.voltage, self.phases)
+        log = self.power_log
+        if log is not None and (not log or log[-1][1] != self.power_w):
+            log.append((self._last, self.power_w))
 
     def connect_ev(self, ev: EV | None) -> None:
         self.advance()
