@@ -167,6 +167,22 @@ def test_truncation_keeps_the_smallest_cut_limit_and_sets_resend_at() -> None:
     assert untouched.resend_at is None
 
 
+def test_fewer_periods_builds_half_the_schedule_cut_with_resend_at() -> None:
+    """The ``fewer_periods`` step: the schedule a station refused, halved the
+    way ``max_periods`` cuts it (never above the plan, sent again before the cut)."""
+    steps = [Rate(at(15 * i), at(15 * (i + 1)), 11.04 if i % 2 else 7.0, KW) for i in range(8)]
+    full = build("ChargePointMaxProfile", 0, steps, now=at(0), options=ProfileOptions())
+    assert len(full.limits_kw) == 8 and full.resend_at is None
+    halved = build(
+        "ChargePointMaxProfile", 0, steps, now=at(0),
+        options=options_for_step("fewer_periods", ProfileOptions(), periods=8),
+    )  # fmt: skip
+    assert [(r.start, round(r.value, 2)) for r in halved.limits_kw] == [
+        (at(0), 6.97), (at(15), 11.04), (at(30), 6.97),  # the cut's floor merges into 30'
+    ]  # fmt: skip
+    assert halved.resend_at == at(40)
+
+
 def test_truncation_to_one_period() -> None:
     plan = target((0, 15, 11.04), (15, 30, 7.0), after_kw=11.04)
     built = tx_profile(plan, now=NOW, options=ProfileOptions(max_periods=1))
@@ -285,6 +301,19 @@ def test_learned_options_apply_when_allowed() -> None:
     assert only_amps.unit == "A"
 
 
+@pytest.mark.parametrize(
+    ("advertised", "learned", "expected"),
+    [(24, 4, 4), (3, 4, 3), (None, 4, 4), (24, None, 24), (None, None, None), (0, 4, 4)],
+)
+def test_max_periods_is_the_least_of_advertised_and_learned(
+    advertised: int | None, learned: int | None, expected: int | None
+) -> None:
+    """A model that refused more periods than it advertises keeps to what it took."""
+    caps = Capabilities(charging_schedule_max_periods=advertised)
+    options = options_for(caps, LearnedProfileOptions("V", "M", max_periods=learned))
+    assert options.max_periods == expected
+
+
 def test_each_escalation_step_options() -> None:
     base = ProfileOptions()
     assert options_for_step("plain", base) == base
@@ -295,6 +324,10 @@ def test_each_escalation_step_options() -> None:
     assert options_for_step("flip_kind", ProfileOptions(kind="Relative")).kind == "Absolute"
     assert options_for_step("flip_unit", base).unit == "W"
     assert options_for_step("flip_unit", ProfileOptions(unit="W")).unit == "A"
+    assert options_for_step("fewer_periods", base, periods=9).max_periods == 4
+    assert options_for_step("fewer_periods", base, periods=3).max_periods == 1
+    assert options_for_step("fewer_periods", base, periods=1) == base
+    assert options_for_step("fewer_periods", base) == base
     with pytest.raises(ValueError, match="unknown"):
         options_for_step("pray", base)
 
@@ -305,8 +338,11 @@ def test_next_step_skips_what_cannot_apply() -> None:
     while (step := next_step(walk[-1], base)) is not None:
         walk.append(step)
     assert tuple(walk) == ESCALATION
+    assert next_step("clear_and_set", base, periods=2) == "fewer_periods"
+    assert next_step("clear_and_set", base, periods=1) == "stack_level_0"
     narrow = ProfileOptions(stack_level_0=True, units=("A",))
-    assert next_step("clear_and_set", narrow) == "flip_kind"
+    assert next_step("clear_and_set", narrow, periods=1) == "flip_kind"
+    assert next_step("fewer_periods", narrow) == "flip_kind"
     assert next_step("flip_kind", narrow) is None
 
 

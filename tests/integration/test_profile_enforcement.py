@@ -240,6 +240,46 @@ async def test_max_periods_truncates_and_resends_the_rest(rig: Rig) -> None:
     assert len(sets(station)) == 3
 
 
+def periods(request: dict[str, object]) -> int:
+    schedule = request["csChargingProfiles"]["chargingSchedule"]  # type: ignore[index]
+    return len(schedule["chargingSchedulePeriod"])  # type: ignore[index]
+
+
+async def test_a_station_refusing_the_periods_it_advertises_gets_fewer_and_it_is_learned(
+    rig: Rig,
+) -> None:
+    """It advertises 24 ChargingScheduleMaxPeriods but rejects more than 4:
+    the ladder halves the schedule (cut, re-sent before the cut) and the
+    next station of the model is sent at most that many periods at once."""
+    quirks = Quirks(max_periods=4)
+    config = {"ChargingScheduleMaxPeriods": "24"}
+    plan = [(15 * i, 15 * (i + 1), 11.04 if i % 2 else 7.0) for i in range(8)]
+    first = await rig.station("CP-FP1", quirks, config=config)
+    target = StationTarget("CP-FP1", ChargingMode.SMART, (rig.session(first, *plan),))
+    [record] = await rig.enforcer.apply(target)
+    assert (record.state, record.step) == (ProfileState.VERIFIED, "fewer_periods"), record.detail
+    assert [periods(s) for s in sets(first)] == [9, 9, 9, 4]
+    # three periods of the plan, then the least of what was cut (the plan's 0 after 2 h)
+    assert record.resend_at == rig.at(40)
+    assert limits(first) == [(0, 10.1), (900, 16.0), (1800, 10.1), (2700, 0.0)]
+    known = await rig.learned()
+    assert known is not None and known.max_periods == 4
+    assert known.detail == "fewer_periods made a TxProfile take effect"
+
+    second = await rig.station("CP-FP2", quirks, config=config)
+    target = StationTarget("CP-FP2", ChargingMode.SMART, (rig.session(second, *plan),))
+    [record] = await rig.enforcer.apply(target)
+    assert (record.state, record.step, record.attempts) == (ProfileState.VERIFIED, "plain", 1)
+    assert [periods(s) for s in sets(second)] == [4]
+    await second.advance(41 * 60)
+    assert await rig.enforcer.resend_due() == 2  # both cuts are due (one clock)
+    assert [periods(s) for s in sets(first)] == [9, 9, 9, 4, 4]
+    assert [periods(s) for s in sets(second)] == [4, 4]
+    for station_id in ("CP-FP1", "CP-FP2"):
+        [record] = await rig.stored(station_id)
+        assert (record.state, record.step) == (ProfileState.VERIFIED, "plain")
+
+
 async def test_a_cut_schedule_is_re_sent_before_a_poll_that_could_come_too_late(
     rig: Rig,
 ) -> None:
@@ -331,16 +371,17 @@ async def test_nothing_works_fails_and_tells_the_operator(rig: Rig) -> None:
         assert record.state is ProfileState.FAILED
         assert record.step == "flip_unit"
         assert record.detail == "every escalation step failed; last: SetChargingProfile Rejected"
-        assert [s["csChargingProfiles"]["stackLevel"] for s in sets(station)] == [1, 1, 1, 0, 1, 1]  # type: ignore[index]
+        levels = [s["csChargingProfiles"]["stackLevel"] for s in sets(station)]  # type: ignore[index]
+        assert levels == [1, 1, 1, 1, 0, 1, 1]  # plain resend clear fewer level0 kind unit
         event = await events.get()
     assert event.station_id == "CP-NO"
     assert event.data["state"] == "failed"
     assert await rig.learned() is None
     # no storm: the same target is not escalated again until the station reconnects
     [record] = await rig.enforcer.apply(target)
-    assert record.state is ProfileState.FAILED and len(sets(station)) == 6
+    assert record.state is ProfileState.FAILED and len(sets(station)) == 7
     [record] = await rig.enforcer.reassert("CP-NO")
-    assert record.state is ProfileState.FAILED and len(sets(station)) == 12
+    assert record.state is ProfileState.FAILED and len(sets(station)) == 14
 
 
 async def test_relative_cap_replanned_earlier_rise_is_resent_at_the_rise(rig: Rig) -> None:

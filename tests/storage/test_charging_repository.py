@@ -210,6 +210,7 @@ async def test_learned_options_per_model(uow: SqlUnitOfWork) -> None:
         stack_level_0=True,
         kind="Relative",
         unit="A",
+        max_periods=6,
         learned_at=at(0).astimezone(CET),
         detail="ignored stack level 1",
     )

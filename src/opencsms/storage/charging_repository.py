@@ -111,6 +111,7 @@ def learned_from_row(row: Row[Any]) -> LearnedProfileOptions:
         stack_level_0=m["stack_level_0"],
         kind=m["kind"],
         unit=m["unit"],
+        max_periods=m["max_periods"],
         learned_at=m["learned_at"],
         detail=m["detail"],
     )
@@ -267,6 +268,7 @@ class SqlChargingRepository:
                 "stack_level_0": options.stack_level_0,
                 "kind": options.kind,
                 "unit": options.unit,
+                "max_periods": options.max_periods,
                 "learned_at": options.learned_at,
                 "detail": options.detail,
             },

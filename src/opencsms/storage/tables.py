@@ -554,6 +554,7 @@ learned_profile_options = Table(
     Column("stack_level_0", Boolean, nullable=False),
     Column("kind", String(20), nullable=False),
     Column("unit", String(5)),
+    Column("max_periods", Integer),
     Column("learned_at", UtcDateTime),
     Column("detail", Text),
     PrimaryKeyConstraint("vendor", "model"),

@@ -14,8 +14,8 @@ calls :meth:`ProfileEnforcer.apply`. For each profile the station should hold
    station will apply what we asked — not more, and not clearly less than
    it could (:mod:`.verification`);
 4. on Rejected, a CALLERROR, a timeout or a composite off our limit, walks
-   :data:`~.profiles.ESCALATION` (re-send; clear and set; stack level 0;
-   Absolute↔Relative; A↔W). A step that changes the options and works is
+   :data:`~.profiles.ESCALATION` (re-send; clear and set; half the periods;
+   stack level 0; Absolute↔Relative; A↔W). A step that changes the options and works is
    stored per (vendor, model) so the next station of that model starts with
    it; when nothing works the record is ``failed`` and ``smart_charging.profile``
    is published for the operator.
@@ -207,8 +207,9 @@ class ProfileEnforcer:
             if binding.state is ProfileState.FAILED:
                 return None  # reported already; a reconnect (reassert) tries again
             why = f"draws {measured_kw:.2f} kW over the {limit:.2f} kW asked"
-            step = next_step(binding.step, station.base)
             wanted = await self._store.wanted_of(station, binding)
+            periods = None if wanted is None else _periods(wanted, station, self._clock())
+            step = next_step(binding.step, station.base, periods=periods)
             if step is None or wanted is None:
                 failed = replace(
                     binding,
@@ -270,10 +271,14 @@ class ProfileEnforcer:
         # what the station holds of ours for `key`, until an attempt is accepted
         held = previous if installed(previous) else None
         last_detail: str | None = None
+        periods = _periods(wanted, station, self._clock())
         current: str | None = step
+        if step == "fewer_periods" and periods <= 1:  # nothing to halve
+            current = next_step(step, station.base, periods=periods) or step
+        rejected: ProfileRecord | None = None
         while current is not None:
             step = current
-            options = options_for_step(step, station.base)
+            options = options_for_step(step, station.base, periods=periods)
             now = self._clock()
             built = wanted.built(now, options)
             attempts += 1
@@ -327,7 +332,7 @@ class ProfileEnforcer:
             await self._store.save(rejected)
             log.info("profile not in effect", station=station.station_id, step=step,
                      purpose=wanted.purpose, detail=last_detail)  # fmt: skip
-            current = next_step(step, station.base)
+            current = next_step(step, station.base, periods=periods)
         why = f"every escalation step failed; last: {last_detail}"
         if held is not None and self._same_limits(held, wanted, station, self._clock()):
             # what the station still holds asks for the plan: keep it, say so
@@ -339,6 +344,7 @@ class ProfileEnforcer:
                 station.station_id, "ClearChargingProfile", {"id": held.profile_id}
             )
             why = f"{why}; the older profile was cleared ({outcome.kind})"
+        assert rejected is not None  # the ladder starts with a step it tries
         failed = replace(rejected, state=ProfileState.FAILED, detail=why)
         return await self._done(station, failed)
 
@@ -449,6 +455,11 @@ class ProfileEnforcer:
             r.start for r in sent if r.start >= now
         }
         return all(_close(limit_at(built.limits_kw, m), limit_at(sent, m)) for m in moments | {now})
+
+
+def _periods(wanted: Wanted, station: StationView, now: datetime) -> int:
+    """How many periods ``wanted`` has as the station's base options build it."""
+    return len(wanted.built(now, station.base).limits_kw)
 
 
 def _constant(purpose: ProfilePurpose, now: datetime, kw: float) -> Wanted:

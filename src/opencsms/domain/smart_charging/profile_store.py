@@ -38,7 +38,7 @@ log = structlog.get_logger("opencsms.smart_charging")
 
 EVENT = "smart_charging.profile"
 OFFLINE = "offline"
-LEARNABLE = ("stack_level_0", "flip_kind", "flip_unit")
+LEARNABLE = ("fewer_periods", "stack_level_0", "flip_kind", "flip_unit")
 """Steps that change what is sent (the others send the same profile again)."""
 
 Key = tuple[int, ProfilePurpose]
@@ -97,11 +97,15 @@ class ProfileStore:
         if step not in LEARNABLE or station.vendor is None or station.model is None:
             return
         known = station.learned or LearnedProfileOptions(station.vendor, station.model)
+        max_periods = known.max_periods
+        if step == "fewer_periods" and options.max_periods is not None:
+            max_periods = min(options.max_periods, max_periods or options.max_periods)
         learned = replace(
             known,
             stack_level_0=known.stack_level_0 or step == "stack_level_0",
             kind=options.kind if step == "flip_kind" else known.kind,
             unit=options.unit if step == "flip_unit" else known.unit,
+            max_periods=max_periods,
             learned_at=self._clock(),
             detail=f"{step} made a {purpose} take effect",
         )

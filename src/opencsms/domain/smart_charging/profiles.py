@@ -5,7 +5,10 @@ A plan says "this much power over this time" in kW. A station wants a
 they accept. :class:`ProfileOptions` gathers what one station takes: the
 capabilities it reports (``ChargeProfileMaxStackLevel``,
 ``ChargingScheduleAllowedChargingRateUnit``, ``ChargingScheduleMaxPeriods``),
-what was learned about its model, and the escalation step being tried.
+what was learned about its model (the least of the advertised and the
+learned ``max_periods``: some stations refuse schedules their
+``ChargingScheduleMaxPeriods`` says they take), and the escalation step
+being tried.
 
 Rules (issue 5), each applied in the function named:
 
@@ -78,13 +81,17 @@ ESCALATION: tuple[str, ...] = (
     "plain",
     "resend",
     "clear_and_set",
+    "fewer_periods",
     "stack_level_0",
     "flip_kind",
     "flip_unit",
 )
 """What to try when a profile is rejected or does not take effect, in order.
 Each step changes one thing against the station's base options (steps do not
-accumulate: a station needing two of them at once ends FAILED)."""
+accumulate: a station needing two of them at once ends FAILED).
+``fewer_periods`` halves the periods the schedule may use (a station that
+advertises more ``ChargingScheduleMaxPeriods`` than it accepts); it is
+skipped for a schedule of one period."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,15 +151,19 @@ def options_for(
     unit: RateUnit = "A" if "A" in units else "W"
     kind: ProfileKind = "Absolute"
     stack_level_0 = max_stack < DEFAULT_STACK_LEVEL
+    if periods is not None and periods < 1:
+        periods = None
     if learned is not None:
         if learned.unit is not None and learned.unit in units:
             unit = learned.unit
         kind = learned.kind
         stack_level_0 = stack_level_0 or learned.stack_level_0
+        if learned.max_periods is not None and learned.max_periods >= 1:
+            periods = learned.max_periods if periods is None else min(periods, learned.max_periods)
     return ProfileOptions(
         max_stack_level=max_stack,
         units=units,
-        max_periods=periods if periods is None or periods >= 1 else None,
+        max_periods=periods,
         unit=unit,
         kind=kind,
         stack_level_0=stack_level_0,
@@ -168,11 +179,14 @@ def profile_id(purpose: ProfilePurpose, connector_id: int) -> int:
     return _ID_BASE[purpose] + connector_id
 
 
-def next_step(step: str, options: ProfileOptions) -> str | None:
+def next_step(step: str, options: ProfileOptions, *, periods: int | None = None) -> str | None:
     """The escalation step after ``step`` that can change anything for a
-    station with base ``options`` (None: nothing left to try)."""
+    station with base ``options`` and a schedule of ``periods`` periods
+    under them (None: unknown) — None: nothing left to try."""
     index = ESCALATION.index(step)
     for candidate in ESCALATION[index + 1 :]:
+        if candidate == "fewer_periods" and periods is not None and periods <= 1:
+            continue
         if candidate == "stack_level_0" and options.stack_level_0:
             continue
         if candidate == "flip_unit" and _other_unit(options.unit) not in options.units:
@@ -181,11 +195,19 @@ def next_step(step: str, options: ProfileOptions) -> str | None:
     return None
 
 
-def options_for_step(step: str, options: ProfileOptions) -> ProfileOptions:
+def options_for_step(
+    step: str, options: ProfileOptions, *, periods: int | None = None
+) -> ProfileOptions:
     """``options`` as the escalation ``step`` changes them (``plain``, ``resend``
-    and ``clear_and_set`` send the same profile; the enforcer clears first)."""
+    and ``clear_and_set`` send the same profile; the enforcer clears first).
+    ``fewer_periods`` allows half the ``periods`` the schedule has under
+    ``options`` (at least one; unknown or one: ``options`` unchanged)."""
     if step not in ESCALATION:
         raise ValueError(f"unknown escalation step {step!r}")
+    if step == "fewer_periods":
+        if periods is None or periods <= 1:
+            return options
+        return replace(options, max_periods=max(periods // 2, 1))
     if step == "stack_level_0":
         return replace(options, stack_level_0=True)
     if step == "flip_kind":

@@ -149,6 +149,9 @@ class LearnedProfileOptions:
     stack_level_0: bool = False
     kind: ProfileKind = "Absolute"
     unit: RateUnit | None = None
+    max_periods: int | None = None
+    """The most periods a schedule it accepted had, when it refused more than
+    its ``ChargingScheduleMaxPeriods`` advertises (None: trust the station)."""
     learned_at: datetime | None = None
     detail: str | None = None
 
