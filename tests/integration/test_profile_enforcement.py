@@ -14,6 +14,7 @@ targets reach the stations.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ import pytest
 
 from opencsms.app import CentralSystem
 from opencsms.chargepoint import control
+from opencsms.chargepoint.smart_charging import ChargingProfile
 from opencsms.domain.model import IdTag
 from opencsms.domain.smart_charging.enforcement import EVENT, ProfileEnforcer
 from opencsms.domain.smart_charging.planner import Segment
@@ -104,8 +106,21 @@ class Rig:
 
 @pytest.fixture
 async def rig(start_central: CentralFactory) -> AsyncIterator[Rig]:
+    async with rig_of(start_central) as rig:
+        yield rig
+
+
+@pytest.fixture
+async def impatient_rig(start_central: CentralFactory) -> AsyncIterator[Rig]:
+    """A central that waits half a second for a station's reply."""
+    async with rig_of(start_central, response_timeout=0.5) as rig:
+        yield rig
+
+
+@contextlib.asynccontextmanager
+async def rig_of(start_central: CentralFactory, **overrides: object) -> AsyncIterator[Rig]:
     # the node's own planning is off: this test alone decides what is sent
-    central = await start_central(smart_charging=False)
+    central = await start_central(smart_charging=False, **overrides)
     clock = FakeClock()
     enforcer = ProfileEnforcer(
         central.services.uow, central.services.commands, clock=clock.now,
@@ -242,7 +257,7 @@ async def test_max_periods_truncates_and_resends_the_rest(rig: Rig) -> None:
 
 def periods(request: dict[str, object]) -> int:
     schedule = request["csChargingProfiles"]["chargingSchedule"]  # type: ignore[index]
-    return len(schedule["chargingSchedulePeriod"])  # type: ignore[index]
+    return len(schedule["chargingSchedulePeriod"])
 
 
 async def test_a_station_refusing_the_periods_it_advertises_gets_fewer_and_it_is_learned(
@@ -504,3 +519,69 @@ async def test_an_update_dropped_while_the_older_one_holds_is_caught(rig: Rig) -
     [record] = await rig.enforcer.apply(update)
     assert (record.state, record.step) == (ProfileState.VERIFIED, "stack_level_0")
     assert limits(station)[:2] == [(0, 16.0), (3600, 0.0)]
+
+
+async def test_a_station_that_never_answers_is_sent_again_at_the_next_apply(
+    impatient_rig: Rig,
+) -> None:
+    """No reply to SetChargingProfile: the ladder stops at the first timeout
+    (another shape would not be answered either), the record stays sent with
+    the timeout as its detail, nothing raises, and the next apply retries."""
+    rig = impatient_rig
+    station = await rig.station("CP-MUTE")
+    station.quirks = Quirks(drop_replies=True)  # from its next connection on
+    await station.drop_connection()
+    await eventually(lambda: rig.central.registry.get("CP-MUTE") is None)
+    await station.connect(settings_for(rig.central))
+    await eventually(lambda: rig.central.registry.get("CP-MUTE") is not None)
+    target = StationTarget("CP-MUTE", ChargingMode.SMART, (rig.session(station, (0, 30, 11.04)),))
+    [record] = await rig.enforcer.apply(target)
+    assert (record.state, record.step, record.attempts) == (ProfileState.SENT, "plain", 1)
+    assert record.detail == (
+        "SetChargingProfile: no reply within the response timeout; sent again at the next apply"
+    )
+    assert [(r.state, r.detail) for r in await rig.stored("CP-MUTE")] == [
+        (ProfileState.SENT, record.detail)
+    ]
+    assert len(sets(station)) == 1
+
+    # still mute: the next apply sends it again (one attempt, no ladder)
+    [record] = await rig.enforcer.apply(target)
+    assert (record.state, record.attempts) == (ProfileState.SENT, 1)
+    assert len(sets(station)) == 2
+
+    station.quirks = Quirks()
+    await station.drop_connection()
+    await eventually(lambda: rig.central.registry.get("CP-MUTE") is None)
+    await station.connect(settings_for(rig.central))
+    await eventually(lambda: rig.central.registry.get("CP-MUTE") is not None)
+    [record] = await rig.enforcer.apply(target)
+    assert (record.state, record.step, record.attempts) == (ProfileState.VERIFIED, "plain", 1)
+    assert limits(station)[:2] == [(0, 16.0), (1800, 0.0)]
+
+
+def crash(_connector: int, _profile: ChargingProfile) -> str | None:
+    raise RuntimeError("firmware bug")
+
+
+async def test_a_callerror_walks_the_ladder_and_reassert_retries(rig: Rig) -> None:
+    """SetChargingProfile answered with a CALLERROR (the station's handler
+    fails: InternalError): a refusal, every step tried, FAILED saying so;
+    nothing raises; the same plan is not sent again until reassert."""
+    station = await rig.station("CP-ERR")
+    station.cp.profiles.checks.append(crash)
+    target = StationTarget("CP-ERR", ChargingMode.SMART, (rig.session(station, (0, 30, 11.04)),))
+    [record] = await rig.enforcer.apply(target)
+    assert (record.state, record.step) == (ProfileState.FAILED, "flip_unit")
+    assert record.detail is not None
+    assert record.detail.startswith(
+        "every escalation step failed; last: SetChargingProfile CALLERROR InternalError"
+    ), record.detail
+    assert len(sets(station)) == 7
+    [again] = await rig.enforcer.apply(target)
+    assert again.state is ProfileState.FAILED and len(sets(station)) == 7
+
+    station.cp.profiles.checks.remove(crash)
+    [record] = await rig.enforcer.reassert("CP-ERR")
+    assert (record.state, record.step) == (ProfileState.VERIFIED, "plain")
+    assert limits(station)[:2] == [(0, 16.0), (1800, 0.0)]

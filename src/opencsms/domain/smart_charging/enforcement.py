@@ -13,7 +13,7 @@ calls :meth:`ProfileEnforcer.apply`. For each profile the station should hold
 3. does not trust ``Accepted``: asks GetCompositeSchedule and checks the
    station will apply what we asked — not more, and not clearly less than
    it could (:mod:`.verification`);
-4. on Rejected, a CALLERROR, a timeout or a composite off our limit, walks
+4. on Rejected, a CALLERROR or a composite off our limit, walks
    :data:`~.profiles.ESCALATION` (re-send; clear and set; half the periods;
    stack level 0; Absolute↔Relative; A↔W). A step that changes the options and works is
    stored per (vendor, model) so the next station of that model starts with
@@ -23,8 +23,13 @@ calls :meth:`ProfileEnforcer.apply`. For each profile the station should hold
 Every outcome is a :class:`~.records.ProfileRecord` (one per station,
 connector and purpose), stored after each attempt. Offline is not an error:
 the record keeps what should be sent with ``detail="offline"``, and
-:meth:`reassert` sends it when the station is back. Nothing raises out of
-:meth:`apply` for offline stations, timeouts or refused commands.
+:meth:`reassert` sends it when the station is back. Nor is a timeout: the
+ladder stops (a station that does not answer one shape will not answer
+another), the record stays ``sent`` (installed or not, nobody knows) with
+the timeout as its detail, and the next apply sends it again. A CALLERROR
+is a refusal and walks the ladder, except ``NotSupported``/``NotImplemented``
+(``failed`` at once). Nothing raises out of :meth:`apply` for offline
+stations, timeouts or refused commands.
 
 Metering closes the loop: :meth:`check_draw` escalates a profile the car
 visibly ignores (only readings taken a sample interval after the profile
@@ -302,13 +307,16 @@ class ProfileEnforcer:
                 )
                 if cleared.kind == "accepted":
                     held = None
-                outcome = cleared if cleared.kind in ("offline", "invalid") else None
+                outcome = cleared if cleared.kind in ("offline", "invalid", "timeout") else None
             outcome = outcome or await self._sender.command(
                 station.station_id, "SetChargingProfile", built.request
             )
             if outcome.kind == "offline":
                 state = previous.state if previous is not None else ProfileState.SENT
                 return await self._done(station, replace(record, state=state, detail=OFFLINE))
+            if outcome.kind == "timeout":
+                late = f"{outcome.detail}; sent again at the next apply"
+                return await self._done(station, replace(record, detail=late))
             if outcome.kind == "invalid":
                 return await self._done(
                     station, replace(record, state=ProfileState.FAILED, detail=outcome.detail)

@@ -4,7 +4,11 @@
 :class:`~opencsms.domain.commands.CommandService` (validated, audited,
 ``requested_by="smart-charging"``) and reduces every way a command can end
 (answered, refused here, offline, CALLERROR, timeout) to an :class:`Outcome`
-the escalation ladder can act on; nothing raises. A GetCompositeSchedule that
+the escalation ladder can act on; nothing raises. A CALLERROR is a refusal
+(the next step may shape the profile so it passes), except ``NotSupported``
+and ``NotImplemented``: no shape will do. A timeout is not a refusal: the
+station may have installed the profile or not, and a station that does not
+answer one profile will not answer another shape of it. A GetCompositeSchedule that
 outlives ``verify_timeout`` is left running so its outcome is still recorded
 in the audit trail; the profile counts as accepted but unverifiable.
 """
@@ -33,13 +37,15 @@ from opencsms.domain.smart_charging.verification import (
 
 REQUESTED_BY = "smart-charging"
 OFFLINE = "offline"
+UNSUPPORTED = ("NotSupported", "NotImplemented")
+"""CALLERROR codes saying the station does not do the action at all."""
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """How a command ended, as the ladder sees it."""
 
-    kind: str  # accepted | refused | offline | invalid
+    kind: str  # accepted | refused | offline | invalid | timeout
     detail: str | None = None
 
 
@@ -66,7 +72,12 @@ class ProfileSender:
         if command.state is CommandState.FAILED:
             return Outcome("offline", OFFLINE)
         if command.state is CommandState.ERROR:
+            code = (command.error or "").split(":", 1)[0]
+            if code in UNSUPPORTED:
+                return Outcome("invalid", f"{action} not supported: CALLERROR {command.error}")
             return Outcome("refused", f"{action} CALLERROR {command.error}")
+        if command.state is CommandState.TIMED_OUT:
+            return Outcome("timeout", f"{action}: {command.error or 'no reply'}")
         return Outcome("refused", f"{action} {command.state.value}")
 
     async def composite(

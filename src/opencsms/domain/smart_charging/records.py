@@ -121,8 +121,8 @@ class ProfileRecord:
     """The profile one connector should hold for one purpose, as last sent.
 
     ``step`` is the escalation step the payload was built with (``plain``,
-    then ``resend``, ``clear_and_set``, ``stack_level_0``, ``flip_kind``,
-    ``flip_unit``). ``resend_at``: the schedule was cut to the station's
+    then ``resend``, ``clear_and_set``, ``fewer_periods``, ``stack_level_0``,
+    ``flip_kind``, ``flip_unit``). ``resend_at``: the schedule was cut to the station's
     ``ChargingScheduleMaxPeriods`` and must be sent again by then."""
 
     station_id: str
