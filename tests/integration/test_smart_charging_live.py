@@ -118,12 +118,27 @@ async def test_plans_reach_three_stations_of_a_capped_site_and_the_switch_works(
         # the cheap slot is full but for a sliver under 6 A the station could not be told
         # (two cars at 10.971 kW, the third's 0.058 kW dropped)
         assert CAP_KW - 6 * 230 * 3 / 1000 < sum(planned_now.values()) <= CAP_KW + 1e-9
+        floor_kw = 6 * 230 * 3 / 1000
         for station in stations:
             wanted_w = planned_now[station.identity] * 1000
+            if 0 < wanted_w < floor_kw * 1000:
+                # The joint LP may leave a car a sliver under 6 A where the cap is
+                # otherwise full (equal-cost optima differ from run to run); a
+                # profile tells it 0 (the IEC 61851 minimum), and only then.
+                others = sum(planned_now.values()) - planned_now[station.identity]
+                assert others >= CAP_KW - floor_kw, station.identity
+                wanted_w = 0.0
             assert abs(connector_limit_w(station) - wanted_w) <= TOLERANCE_W, station.identity
         shares = [station_max_w(station) for station in stations]
         assert sum(shares) <= CAP_KW * 1000
-        assert sum(shares) >= CAP_KW * 1000 - 3 * 2 * TOLERANCE_W
+        # A share under 6 A (a sliver car's) can only be told as 0: the others
+        # still use the cap but for that sliver and the one-decimal rounding.
+        slivers = sum(
+            planned_now[s.identity] * 1000
+            for s in stations
+            if 0 < planned_now[s.identity] < floor_kw
+        )
+        assert sum(shares) >= CAP_KW * 1000 - slivers - 3 * 2 * TOLERANCE_W
 
         first = stations[0]
         await smart.switch("SC1", ChargingMode.OFF, requested_by="test")
