@@ -28,12 +28,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from opencsms.chargepoint.clock import parse_time
+from opencsms.app import CentralSystem
+from opencsms.chargepoint.clock import Clock, FakeClock, parse_time
+from opencsms.chargepoint.clock import settle as loop_settle
+from opencsms.domain.model import CommandState
 from opencsms.simulator.ev import EV
 from opencsms.simulator.fleet import Fleet, FleetOptions, StationSpec
 from opencsms.simulator.quirks import Quirks
 from opencsms.simulator.scenario import Scenario, StationModel
-from opencsms.simulator.timebase import ScaledClock
 
 SERIES_START = datetime(2027, 1, 11, 16, 0, tzinfo=UTC)
 SLOT = timedelta(minutes=30)
@@ -188,7 +190,7 @@ def night_cars(
 
 
 def make_fleet(
-    keys: dict[str, str], url: str, ca_file: str, clock: ScaledClock
+    keys: dict[str, str], url: str, ca_file: str, clock: Clock
 ) -> tuple[Fleet, list[str]]:
     models = station_models()
     specs = [StationSpec(sid, keys[sid], model) for sid, model in models]
@@ -217,10 +219,98 @@ async def wait_until(check: Any, timeout: float, what: str) -> None:  # noqa: AS
         await asyncio.sleep(0.02)
 
 
-async def sleep_until(clock: ScaledClock, when: datetime) -> None:
+async def sleep_until(clock: Clock, when: datetime) -> None:
     seconds = (when - clock.now()).total_seconds()
     if seconds > 0:
         await clock.sleep(seconds)
+
+
+# -- a stepped clock -----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Stepper:
+    """Moves one :class:`FakeClock`, shared by the central system and the
+    stations, in small steps, and lets the whole system become idle after each
+    before time moves on: the stations woke and sent their messages, the central
+    answered them, the re-planner has nothing pending or running, no command is
+    on the wire. Work that takes real seconds (a re-plan's apply pass: twenty
+    SetChargingProfile + GetCompositeSchedule round trips) then takes no
+    simulated time, as a pass of a few seconds is negligible against 15-30
+    minute slots in reality. The re-planner's sweep (real-time ``interval`` in
+    production) runs once per step, at the step's end."""
+
+    clock: FakeClock
+    fleet: Fleet
+    central: CentralSystem
+    step: float = 60.0
+    """Simulated seconds per step; also the period of the sweep."""
+    idle_timeout: float = 30.0
+    """Real seconds one step may take to become idle before the test fails."""
+    budget_s: float = 120.0
+    """Real seconds the whole run may take (the e2e is meant to run in the suite)."""
+    started: float = field(default_factory=time.monotonic)
+    steps: int = 0
+    busiest: float = 0.0
+    """The longest real time a step took to become idle (s)."""
+
+    async def _fingerprint(self) -> tuple[object, ...] | str:
+        """What the system has done so far, or why it is busy now."""
+        smart = self.central.services.smart_charging
+        if not smart.idle:
+            return "re-planner busy"
+        if not self.fleet.quiet():
+            return "a station is sending or not registered"
+        recent = await self.central.services.commands.list(limit=50)
+        sent = [f"{c.station_id}:{c.action}" for c in recent if c.state is CommandState.SENT]
+        if sent:
+            return f"commands on the wire: {sent}"
+        if not smart.idle:  # the read above yielded to the loop
+            return "re-planner busy"
+        latest = (recent[0].id, recent[0].state) if recent else None
+        return (latest, smart.runs, self.fleet.stats.messages)
+
+    async def idle(self, what: str = "") -> None:
+        """Return once the system is idle: nothing busy, and the same
+        fingerprint three checks in a row (two checks without a change)."""
+        began = time.monotonic()
+        deadline = began + self.idle_timeout
+        last: tuple[object, ...] | str = "not checked"
+        same = 0
+        while True:
+            await loop_settle()
+            seen = await self._fingerprint()
+            same = same + 1 if not isinstance(seen, str) and seen == last else 0
+            last = seen
+            if same >= 2:
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"not idle {self.idle_timeout} real s after {self.clock.now():%H:%M:%S}"
+                    f" ({what}): {seen}"
+                )
+            await asyncio.sleep(0.003)
+        self.busiest = max(self.busiest, time.monotonic() - began)
+
+    async def advance_to(self, when: datetime) -> None:
+        """Step the clock to ``when`` (the last step shorter), idle after each
+        step, the sweep run at each step's end."""
+        while (left := (when - self.clock.now()).total_seconds()) > 1e-9:
+            if time.monotonic() - self.started > self.budget_s:
+                smart = self.central.services.smart_charging
+                raise AssertionError(
+                    f"the stepped night is over its budget of {self.budget_s:.0f} real s at"
+                    f" {self.clock.now():%H:%M} after {self.steps} steps: {smart.runs} group"
+                    f" re-plans (slowest step to idle {self.busiest:.2f} real s)"
+                )
+            await self.clock.advance(min(self.step, left))
+            self.steps += 1
+            await self.idle("after the step")
+            await self.central.services.smart_charging.sweep()
+            await self.idle("after the sweep")
+
+    async def advance(self, seconds: float) -> None:
+        await self.advance_to(self.clock.now() + timedelta(seconds=seconds))
 
 
 # -- power sampling -----------------------------------------------------------------

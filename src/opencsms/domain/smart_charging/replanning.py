@@ -207,6 +207,18 @@ class Replanner:
                 return
             await asyncio.gather(*busy, return_exceptions=True)
 
+    @property
+    def idle(self) -> bool:
+        """Nothing to do now: every event received handled, no group marked
+        for a re-plan, no runner or station-ready task running (a test on a
+        stepped clock waits for this before it moves time on)."""
+        return (
+            self._caught_up.is_set()
+            and not self._pending
+            and all(t.done() for t in self._runners.values())
+            and not any(t.get_name().startswith(READY_TASK) for t in self._tasks)
+        )
+
     def _spawn(self, coroutine: object, name: str) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coroutine, name=name)  # type: ignore[arg-type]
         self._tasks.add(task)

@@ -138,6 +138,11 @@ class SmartChargingService:
         or running (tests, and a clean stop)."""
         await self._replanner.settle()
 
+    @property
+    def idle(self) -> bool:
+        """No event unhandled, no re-plan due or running (see ``Replanner.idle``)."""
+        return self._replanner.idle
+
     def station_ready(self, station_id: str) -> None:
         """The station answered its first message on a connection: in the
         background, wait for its configuration pass, re-assert its profiles,
