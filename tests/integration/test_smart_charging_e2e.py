@@ -209,15 +209,18 @@ async def _api(central: CentralSystem) -> Any:
 @pytest.mark.xfail(
     strict=True,
     reason="2026-11-23 (e2e owner), on the stepped clock (60 s steps, idle after each, the "
-    "sweep once per step; the apply pass now costs no simulated time): the sweep's drift "
-    "check re-plans the site at almost every step — measured: 562 steps to 02:17, ~560 "
-    "group re-plans, 336-395 real s (budget 120). The sessions named are the infeasible "
-    "cars ALFEN-01..03 (~115 times each, 17:07-19:00) and others: a plan made at T is "
-    "judged at the next sweep T+60 s as behind by 60 s of its power (0.18 kWh at 11 kW, "
-    "0.12 at 7.4) with 0.0 kWh metered after T up to a reading at T+60 s, > BEHIND_KWH "
-    "(0.03): re-planned, and again. Every plan is then < 60 s old at the checkpoints, so "
-    "only 34 draw-vs-plan samples are comparable (40 wanted). Cause of the 0 kWh after a "
-    "fresh plan not yet found (the re-apply of each new plan, or the reading at T+60 s)",
+    "sweep once per step; an apply pass now costs no simulated time). Measured: the site is "
+    "re-planned at almost every step (562 steps to 02:17, ~560 group re-plans, 336-395 real "
+    "s; budget 120). Cause, from ALFEN-01's journal: at 17:06 (ALFEN-04's plug-in re-plan) "
+    "the central sends ALFEN-01 a ChargePointMaxProfile of 0.0 A while its TxProfile and its "
+    "plan ask 15.8-15.9 A (10.97 kW, an infeasible car charging at full power): the station "
+    "meters 0 W from then on (Energy register 1097 Wh from 17:06), so every sweep finds its "
+    "plan behind by 60 s of power (0.18 kWh > BEHIND_KWH 0.03) and re-plans the site; the "
+    "re-plans keep its TxProfile (15.8 A) but never raise its cap share (same for ALFEN-02/03, "
+    "~115 times each to 19:00). With every plan < 60 s old at the checkpoints only 34 "
+    "draw-vs-plan samples are comparable (40 wanted). To fix (not in this owner's files): "
+    "the cap shares of station_targets (live_plan.py) for sessions an incremental re-plan "
+    "keeps",
 )
 async def test_a_night_of_smart_charging_on_a_capped_site_of_quirky_stations(
     tmp_path: Path,
