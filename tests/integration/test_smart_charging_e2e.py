@@ -219,8 +219,9 @@ async def _api(central: CentralSystem) -> Any:
     "re-plans keep its TxProfile (15.8 A) but never raise its cap share (same for ALFEN-02/03, "
     "~115 times each to 19:00). With every plan < 60 s old at the checkpoints only 34 "
     "draw-vs-plan samples are comparable (40 wanted). To fix (not in this owner's files): "
-    "the cap shares of station_targets (live_plan.py) for sessions an incremental re-plan "
-    "keeps",
+    "the cap shares of station_targets (live_plan.py); likely: the TxProfile asks the "
+    "session's `after` power (keeps_charging: full power past its segments) while "
+    "cap_shares counts only plan segments (load 0 -> share 0)",
 )
 async def test_a_night_of_smart_charging_on_a_capped_site_of_quirky_stations(
     tmp_path: Path,
