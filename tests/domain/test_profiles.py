@@ -440,3 +440,57 @@ def test_expressible_power_is_what_one_decimal_of_amps_can_ask(kw: float, expect
     built = build("TxProfile", 1, [Rate(NOW, NOW + FOREVER, expected, KW)], now=NOW,
                   options=ProfileOptions())  # fmt: skip
     assert built.limits_kw[0].value == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("kind", ["Absolute", "Relative"])
+def test_a_change_at_a_fraction_of_a_second_is_asked_where_the_station_applies_it(
+    kind: str,
+) -> None:
+    """e2e finding (ALFEN, 17:06): a cap share rising at 01:08:48.043 (a plan
+    segment ending mid-second) was sent as startPeriod 28968 (truncated) while
+    we expected the rise .043 s later: the station's composite "allowed 6.07 kW
+    where we asked 0" at 01:08:48, the check failed at every step, the ladder
+    learned one period for the whole model, and every station of it got a
+    single-period cap of the least share of the night: 0 A. The limits we
+    check against must start where the periods do; a rise is rounded up to the
+    next second, a fall down (never more than the plan)."""
+    rise = T0 + timedelta(seconds=28968.043478)
+    fall = rise + timedelta(minutes=20, seconds=0.5)
+    steps = [
+        Rate(T0, rise, 0.0, KW),
+        Rate(rise, fall, 6.14, KW),
+        Rate(fall, fall + FOREVER, 2.0, KW),
+    ]
+    options = ProfileOptions(kind="Relative") if kind == "Relative" else ProfileOptions()
+    built = build("TxProfile", 1, steps, now=NOW, options=options, transaction_started_at=T0)
+    schedule = built.payload["chargingSchedule"]
+    assert isinstance(schedule, dict)
+    offsets = [p["startPeriod"] for p in schedule["chargingSchedulePeriod"]]
+    assert offsets == [0, 28969, 30168]  # the rise rounded up, the fall down
+    assert [r.start for r in built.limits_kw] == [T0 + timedelta(seconds=o) for o in offsets]
+    assert all(r.start.microsecond == 0 for r in built.limits_kw)
+    # never more than asked, at any instant
+    for r in built.limits_kw:
+        for moment in (r.start, r.end - timedelta(microseconds=1)):
+            if moment < fall + timedelta(hours=1):
+                assert r.value <= (limit_at(steps, moment) or 0.0) + 1e-9
+
+
+def test_changes_within_one_second_keep_the_least_limit() -> None:
+    """A rise and a fall inside the same second (rounded up and down onto
+    each other): the limit before holds to the rise's second, then the least
+    of both (never more than asked at any instant)."""
+    rise = T0 + timedelta(seconds=60.2)
+    fall = T0 + timedelta(seconds=60.7)
+    steps = [
+        Rate(T0, rise, 4.14, KW),
+        Rate(rise, fall, 11.0, KW),
+        Rate(fall, fall + FOREVER, 6.9, KW),
+    ]
+    built = build("ChargePointMaxProfile", 0, steps, now=NOW, options=ProfileOptions())
+    schedule = built.payload["chargingSchedule"]
+    assert isinstance(schedule, dict)
+    periods = schedule["chargingSchedulePeriod"]
+    assert [p["startPeriod"] for p in periods] == [0, 61]
+    assert [p["limit"] for p in periods] == [6.0, 10.0]
+    assert [r.start for r in built.limits_kw] == [T0, T0 + timedelta(seconds=61)]

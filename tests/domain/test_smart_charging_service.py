@@ -591,3 +591,43 @@ async def test_a_session_behind_its_plan_is_re_planned_alone(world: World) -> No
     for tx in txs:
         if tx != late:
             assert after[tx] == first[tx]  # on track: kept
+
+
+async def test_every_share_covers_its_plan_now_through_incremental_plug_ins(world: World) -> None:
+    """e2e finding (ALFEN-01 at 17:06): a plug-in's re-plan sent an infeasible
+    car's station a cap share of 0 while its plan asked full power; it drew 0
+    and was re-planned at every sweep. At every re-plan, every station's share
+    at now covers what its plan (or its after-plan power) asks then."""
+    await world.service.import_signal("price", prices(T0, NIGHT), requested_by="test")
+    await world.service.put_site(Site("S1", "depot", SiteLimit("S1", 30.0)))
+    for i in range(1, 7):
+        await world.station(f"CP{i}")
+        await world.service.assign_station(f"CP{i}", "S1")
+    await world.service.settle()
+    for i in range(1, 6):
+        at = T0 + timedelta(minutes=2 * (i - 1))
+        world.clock.now = at
+        tx = await world.plug_in(f"CP{i}", at=at)
+        infeasible = i <= 3
+        await world.service.set_need(
+            tx,
+            energy_kwh=30.0 if infeasible else 12.0 + i,
+            departure=at + 2 * HOUR if infeasible else T0 + 15 * HOUR,
+            max_power_kw=11.0 if i % 2 else 7.4,
+            set_by="test",
+        )
+        await world.service.settle()
+        now = world.clock.now
+        for station_id in {t.station_id for t in world.enforcer.applied}:
+            target = world.enforcer.last(station_id)
+            if not target.connectors or target.station_cap_kw is None:
+                continue
+            [share] = [r.value for r in target.station_cap_kw if r.start <= now < r.end] or [
+                target.station_cap_kw[0].value
+            ]
+            asked = 0.0
+            for c in target.connectors:
+                powers = [s.power_kw for s in c.segments if s.start <= now < s.end]
+                past = all(s.end <= now for s in c.segments)
+                asked += powers[0] if powers else (c.after_kw or 0.0) if past else 0.0
+            assert share >= asked - 1e-9, (station_id, now, share, asked, target)

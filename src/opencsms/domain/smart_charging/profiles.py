@@ -303,8 +303,21 @@ def build(
     points: list[tuple[datetime, float]] = []
     for moment, kw in _changes(steps_kw, start):
         limit = _to_unit(kw, options)
-        if not points or points[-1][1] != limit:
-            points.append((moment, limit))
+        if not points:
+            points.append((start, limit))
+            continue
+        if points[-1][1] == limit:
+            continue
+        at = _whole_second(moment, anchor, rise=limit > points[-1][1])
+        if at <= points[-1][0]:
+            # a change within the second of the one before: the least of both, from then
+            at, previous = points.pop()
+            limit = min(limit, previous)
+            if not points:
+                at = start
+            elif points[-1][1] == limit:
+                continue
+        points.append((at, limit))
     resend_at: datetime | None = None
     if relative and purpose != "TxProfile" and len(points) > 1:
         points, resend_at = _single_period(points, start)
@@ -354,6 +367,18 @@ def build(
         limits_kw=limits,
         resend_at=resend_at,
     )
+
+
+def _whole_second(moment: datetime, anchor: datetime, *, rise: bool) -> datetime:
+    """``moment`` at a whole second from ``anchor``, as a period's
+    ``startPeriod`` can say it: a rise rounded up, a fall down, so that the
+    profile never allows more than the plan. The limits we verify against
+    start there too (e2e: a share rising at 01:08:48.043 sent truncated to
+    01:08:48 failed every check, and the ladder learned one period for the
+    whole model)."""
+    seconds = (moment - anchor).total_seconds()
+    whole = math.ceil(seconds - 1e-6) if rise else math.floor(seconds + 1e-6)
+    return anchor + timedelta(seconds=whole)
 
 
 def _changes(steps_kw: Sequence[Rate], start: datetime) -> list[tuple[datetime, float]]:
