@@ -208,20 +208,15 @@ async def _api(central: CentralSystem) -> Any:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="2026-11-23 (e2e owner), on the stepped clock (60 s steps, idle after each, the "
-    "sweep once per step; an apply pass now costs no simulated time). Measured: the site is "
-    "re-planned at almost every step (562 steps to 02:17, ~560 group re-plans, 336-395 real "
-    "s; budget 120). Cause, from ALFEN-01's journal: at 17:06 (ALFEN-04's plug-in re-plan) "
-    "the central sends ALFEN-01 a ChargePointMaxProfile of 0.0 A while its TxProfile and its "
-    "plan ask 15.8-15.9 A (10.97 kW, an infeasible car charging at full power): the station "
-    "meters 0 W from then on (Energy register 1097 Wh from 17:06), so every sweep finds its "
-    "plan behind by 60 s of power (0.18 kWh > BEHIND_KWH 0.03) and re-plans the site; the "
-    "re-plans keep its TxProfile (15.8 A) but never raise its cap share (same for ALFEN-02/03, "
-    "~115 times each to 19:00). With every plan < 60 s old at the checkpoints only 34 "
-    "draw-vs-plan samples are comparable (40 wanted). To fix (not in this owner's files): "
-    "the cap shares of station_targets (live_plan.py); likely: the TxProfile asks the "
-    "session's `after` power (keeps_charging: full power past its segments) while "
-    "cap_shares counts only plan segments (load 0 -> share 0)",
+    reason="2026-11-23, measured on the stepped clock after 016cdeb (profile periods on whole "
+    "seconds: a sub-second rise failed every composite check and the ladder learned "
+    "max_periods=1 for a whole model, which sent 0 A caps). Now: (1) the night overruns the "
+    "120 s real-time budget at 22:08-22:40 simulated, because the sweep reads every meter "
+    "sample of every active session at every step (work grows through the night; needs a "
+    "'samples since' query); (2) with a 600 s budget the night finishes (620 steps, 279 s), "
+    "draw-vs-plan holds, but 10 feasible cars end short (e.g. ALFEN-06 8.2 of 11.95 kWh): "
+    "from about 00:00 drift re-plans return and a car's drawn power flips each minute "
+    "between 7.38 and 0-5 kW as shares/TxProfiles move between re-plans (not yet diagnosed)",
 )
 async def test_a_night_of_smart_charging_on_a_capped_site_of_quirky_stations(
     tmp_path: Path,
