@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
+from structlog.testing import capture_logs
 
 from opencsms.app import CentralSystem
 from opencsms.chargepoint import control
@@ -190,27 +191,45 @@ async def test_accepted_and_verified_then_off_then_on(rig: Rig) -> None:
 
 QUIRKS = [
     pytest.param(Quirks(only_stack_level_0=True), "stack_level_0",
-                 LearnedProfileOptions(*MODEL, stack_level_0=True), id="only_stack_level_0"),
+                 LearnedProfileOptions(*MODEL, stack_level_0=True), True, id="only_stack_level_0"),
     pytest.param(Quirks(ignore_profiles_above_stack_level_0=True), "stack_level_0",
-                 LearnedProfileOptions(*MODEL, stack_level_0=True), id="accepts_but_ignores"),
+                 LearnedProfileOptions(*MODEL, stack_level_0=True), False,
+                 id="accepts_but_ignores"),
     pytest.param(Quirks(rejected_units=frozenset({"A"})), "flip_unit",
-                 LearnedProfileOptions(*MODEL, unit="W"), id="rejects_amps"),
+                 LearnedProfileOptions(*MODEL, unit="W"), True, id="rejects_amps"),
     pytest.param(Quirks(required_kind="Relative"), "flip_kind",
-                 LearnedProfileOptions(*MODEL, kind="Relative"), id="relative_only"),
-    pytest.param(Quirks(tx_profile_needs_transaction_id=True), "plain", None,
+                 LearnedProfileOptions(*MODEL, kind="Relative"), True, id="relative_only"),
+    pytest.param(Quirks(tx_profile_needs_transaction_id=True), "plain", None, True,
                  id="needs_transaction_id"),
 ]  # fmt: skip
+"""(quirks, the step that works, what the model learns, whether the station refuses)"""
 
 
-@pytest.mark.parametrize(("quirks", "step", "learned"), QUIRKS)
-async def test_each_quirk_ends_verified_and_is_learned_for_the_model(
-    rig: Rig, quirks: Quirks, step: str, learned: LearnedProfileOptions | None
-) -> None:
-    first = await rig.station("CP-Q1", quirks)
-    target = StationTarget("CP-Q1", ChargingMode.SMART, (rig.session(first, (0, 30, 11.04)),))
+async def enforce_a_session(
+    rig: Rig, station_id: str, quirks: Quirks | None = None
+) -> tuple[SimulatedStation, ProfileRecord]:
+    """A new station of the model, its TxProfile applied; the station holds the plan."""
+    station = await rig.station(station_id, quirks)
+    target = StationTarget(station_id, ChargingMode.SMART, (rig.session(station, (0, 30, 11.04)),))
     [record] = await rig.enforcer.apply(target)
-    assert (record.state, record.step) == (ProfileState.VERIFIED, step), record.detail
-    assert limits(first)[:2] == [(0, 16.0), (1800, 0.0)]
+    assert limits(station)[:2] == [(0, 16.0), (1800, 0.0)]
+    return station, record
+
+
+@pytest.mark.parametrize(("quirks", "step", "learned", "refuses"), QUIRKS)
+async def test_each_quirk_ends_verified_and_is_learned_for_the_model(
+    rig: Rig, quirks: Quirks, step: str, learned: LearnedProfileOptions | None, refuses: bool
+) -> None:
+    """A refusal is the station's own word: learned from one station. A
+    profile accepted and not in effect may be our fault: a candidate, learned
+    when a second station of the model needs the same step."""
+    with capture_logs() as logs:
+        _, record = await enforce_a_session(rig, "CP-Q1", quirks)
+        assert (record.state, record.step) == (ProfileState.VERIFIED, step), record.detail
+        if not refuses:
+            assert await rig.learned() is None
+            _, record = await enforce_a_session(rig, "CP-Q2", quirks)
+            assert (record.state, record.step) == (ProfileState.VERIFIED, step), record.detail
     known = await rig.learned()
     if learned is None:
         assert known is None
@@ -219,14 +238,68 @@ async def test_each_quirk_ends_verified_and_is_learned_for_the_model(
         assert (known.stack_level_0, known.kind, known.unit) == (
             learned.stack_level_0, learned.kind, learned.unit,
         )  # fmt: skip
-        assert known.detail == f"{step} made a TxProfile take effect"
+        suffix = "" if refuses else " on two stations"
+        assert known.detail == f"{step} made a TxProfile take effect{suffix}"
+    candidates = [
+        (e["event"], e["vendor"], e["model"], e["step"])
+        for e in logs
+        if e["event"].startswith("profile option candidate")
+    ]
+    assert candidates == (
+        [] if refuses else [
+            ("profile option candidate noted", *MODEL, step),
+            ("profile option candidate confirmed", *MODEL, step),
+        ]
+    )  # fmt: skip
 
-    second = await rig.station("CP-Q2", quirks)
-    target = StationTarget("CP-Q2", ChargingMode.SMART, (rig.session(second, (0, 30, 11.04)),))
+    last, record = await enforce_a_session(rig, "CP-Q3", quirks)
+    assert (record.state, record.step, record.attempts) == (ProfileState.VERIFIED, "plain", 1)
+    assert len(sets(last)) == 1
+
+
+async def test_a_check_failed_on_one_station_teaches_its_model_nothing(rig: Rig) -> None:
+    """Bug (e2e, ALFEN): a profile of ours failed every composite check on one
+    station and the step that passed was learned for the whole model. Here
+    one station of the model (not the model: its sibling is fine) accepts
+    and drops profiles above stack level 0, as our own fault could make it
+    look: it ends verified through stack level 0, the model learns nothing,
+    and the next station of the model is sent the plain profile."""
+    odd = await rig.station("CP-ODD")
+    odd.cp.profiles.ignores.append(lambda _c, p: "glitch" if p.stack_level > 0 else None)
+    target = StationTarget("CP-ODD", ChargingMode.SMART, (rig.session(odd, (0, 30, 11.04)),))
+    [record] = await rig.enforcer.apply(target)
+    assert (record.state, record.step) == (ProfileState.VERIFIED, "stack_level_0"), record.detail
+    assert await rig.learned() is None
+
+    sibling, record = await enforce_a_session(rig, "CP-SIB")
+    assert (record.state, record.step, record.attempts) == (ProfileState.VERIFIED, "plain", 1)
+    [sent] = sets(sibling)
+    assert sent["csChargingProfiles"]["stackLevel"] == 1  # type: ignore[index]
+    assert await rig.learned() is None
+
+
+async def test_max_periods_is_not_learned_from_a_failed_check(rig: Rig) -> None:
+    """Two stations of the model accept and drop a schedule of more than 4
+    periods: each ends verified with fewer periods, but a failed check says
+    nothing of how many periods a station takes, so the model learns nothing
+    and a third station is sent the whole schedule."""
+    plan = [(15 * i, 15 * (i + 1), 11.04 if i % 2 else 7.0) for i in range(8)]
+    for station_id in ("CP-DP1", "CP-DP2"):
+        station = await rig.station(station_id)
+        station.cp.profiles.ignores.append(
+            lambda _c, p: "too many periods" if len(p.schedule.periods) > 4 else None
+        )
+        target = StationTarget(station_id, ChargingMode.SMART, (rig.session(station, *plan),))
+        [record] = await rig.enforcer.apply(target)
+        assert (record.state, record.step) == (ProfileState.VERIFIED, "fewer_periods")
+        assert [periods(s) for s in sets(station)] == [9, 9, 9, 4]
+    assert await rig.learned() is None
+
+    third = await rig.station("CP-DP3")
+    target = StationTarget("CP-DP3", ChargingMode.SMART, (rig.session(third, *plan),))
     [record] = await rig.enforcer.apply(target)
     assert (record.state, record.step, record.attempts) == (ProfileState.VERIFIED, "plain", 1)
-    assert len(sets(second)) == 1
-    assert limits(second)[:2] == [(0, 16.0), (1800, 0.0)]
+    assert [periods(s) for s in sets(third)] == [9]
 
 
 async def test_max_periods_truncates_and_resends_the_rest(rig: Rig) -> None:

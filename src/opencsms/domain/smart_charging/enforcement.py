@@ -15,10 +15,18 @@ calls :meth:`ProfileEnforcer.apply`. For each profile the station should hold
    it could (:mod:`.verification`);
 4. on Rejected, a CALLERROR or a composite off our limit, walks
    :data:`~.profiles.ESCALATION` (re-send; clear and set; half the periods;
-   stack level 0; Absolute↔Relative; A↔W). A step that changes the options and works is
-   stored per (vendor, model) so the next station of that model starts with
-   it; when nothing works the record is ``failed`` and ``smart_charging.profile``
-   is published for the operator.
+   stack level 0; Absolute↔Relative; A↔W); when nothing works the record is
+   ``failed`` and ``smart_charging.profile`` is published for the operator;
+5. when a step that changes the options works, remembers it per (vendor,
+   model) so the next station of that model starts with it — but only on
+   evidence that cannot be our own fault. The station refusing every attempt
+   before the step (Rejected, a CALLERROR) is its own word: learned at once.
+   An accepted profile not in effect (the composite check, the meter) may be
+   our fault (e2e: a period starting at a fraction of a second failed every
+   check, ``fewer_periods`` then passed by accident and a whole model learned
+   one period: 0 A): the step is a candidate, learned when a second station
+   of the model needs it too; and ``max_periods`` is never learned from it
+   (:meth:`~.profile_store.ProfileStore.learn`).
 
 Every outcome is a :class:`~.records.ProfileRecord` (one per station,
 connector and purpose), stored after each attempt. Offline is not an error:
@@ -225,7 +233,9 @@ class ProfileEnforcer:
                 await self._store.save(failed, publish=True)
                 return failed
             log.info("profile ignored by the car", station=station_id, detail=why, step=step)
-            return await self._enforce(station, wanted, step, attempts=binding.attempts)
+            return await self._enforce(
+                station, wanted, step, attempts=binding.attempts, refused=False
+            )
 
     async def resend_due(self, within: timedelta = timedelta(0)) -> int:
         """Re-send schedules cut by ``max_periods`` whose ``resend_at`` passed,
@@ -269,8 +279,18 @@ class ProfileEnforcer:
     # -- one profile -----------------------------------------------------------
 
     async def _enforce(
-        self, station: StationView, wanted: Wanted, step: str, *, attempts: int = 0
+        self,
+        station: StationView,
+        wanted: Wanted,
+        step: str,
+        *,
+        attempts: int = 0,
+        refused: bool = True,
     ) -> ProfileRecord:
+        """Walk the ladder from ``step``. ``refused``: every failure that led to
+        ``step`` was the station's refusal (False: the meter saw it not in
+        effect); it stays True while every attempt here is refused, and says
+        whether what works may be learned for the model at once."""
         key = (wanted.connector_id, wanted.purpose)
         previous = station.records.get(key)
         # what the station holds of ours for `key`, until an attempt is accepted
@@ -326,13 +346,14 @@ class ProfileEnforcer:
                 held = None  # same id: the station replaced it
                 verdict, detail = await self._verify(station, built, options)
                 if verdict == "ok":
-                    await self._store.learn(station, step, wanted.purpose, options)
+                    await self._store.learn(station, step, wanted.purpose, options, refused=refused)
                     record = replace(record, state=ProfileState.VERIFIED, detail=detail)
                     return await self._done(station, record)
                 if verdict in ("unverifiable", "offline"):
                     record = replace(record, state=ProfileState.ACCEPTED, detail=detail)
                     return await self._done(station, record)
                 last_detail = detail
+                refused = False  # accepted, not in effect: maybe our fault
             else:
                 last_detail = outcome.detail
             rejected = replace(record, state=ProfileState.REJECTED, detail=last_detail)

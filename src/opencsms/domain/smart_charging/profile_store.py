@@ -5,7 +5,9 @@ model taught us, its :class:`~.records.ProfileRecord` per connector and
 purpose), saves records and publishes ``smart_charging.profile``, remembers
 what worked per model, and answers "what did we ask for at that time". The
 plan behind each record is kept in memory (:attr:`ProfileStore.wanted`):
-after a restart it is rebuilt from what was sent.
+after a restart it is rebuilt from what was sent. So are the candidates of
+what a model needs (:attr:`ProfileStore.candidates`): a restart forgets a
+first station's evidence, and the next one starts a candidate again.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ LEARNABLE = ("fewer_periods", "stack_level_0", "flip_kind", "flip_unit")
 """Steps that change what is sent (the others send the same profile again)."""
 
 Key = tuple[int, ProfilePurpose]
+CandidateKey = tuple[str, str, str, str]
+"""(vendor, model, step, what the step set)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +94,41 @@ class ProfileStore:
         self._events = events
         self.wanted: dict[tuple[str, int, ProfilePurpose], Wanted] = {}
         """The plan behind each record, by (station, connector, purpose)."""
+        self.candidates: dict[CandidateKey, set[str]] = {}
+        """Stations that needed a step after an accepted profile was not in effect."""
 
     async def learn(
-        self, station: StationView, step: str, purpose: ProfilePurpose, options: ProfileOptions
+        self,
+        station: StationView,
+        step: str,
+        purpose: ProfilePurpose,
+        options: ProfileOptions,
+        *,
+        refused: bool,
     ) -> None:
+        """``step`` (built with ``options``) made a profile of ``station`` take
+        effect: store what it changes for the station's model, if the evidence
+        is the station's and not possibly ours.
+
+        ``refused``: the station refused every attempt before the step
+        (Rejected, a CALLERROR): its own word, learned at once. Otherwise an
+        accepted profile was not in effect (a composite check, the meter),
+        which a fault of ours can cause too (e2e: a period starting at a
+        fraction of a second failed every check on one station, ``fewer_periods``
+        then passed by accident, and its whole model learned one period: 0 A).
+        Then the step is a candidate, learned when a second, different station
+        of the model needs it; and ``max_periods`` is never learned, as a
+        failed check says nothing of how many periods a station takes."""
         if step not in LEARNABLE or station.vendor is None or station.model is None:
             return
+        if not refused:
+            if step == "fewer_periods":
+                log.info("fewer periods not learned from a failed check", vendor=station.vendor,
+                         model=station.model, station=station.station_id)  # fmt: skip
+                return
+            vendor, model = station.vendor, station.model
+            if not self._confirmed(vendor, model, station.station_id, step, options):
+                return
         known = station.learned or LearnedProfileOptions(station.vendor, station.model)
         max_periods = known.max_periods
         if step == "fewer_periods" and options.max_periods is not None:
@@ -107,12 +140,28 @@ class ProfileStore:
             unit=options.unit if step == "flip_unit" else known.unit,
             max_periods=max_periods,
             learned_at=self._clock(),
-            detail=f"{step} made a {purpose} take effect",
+            detail=f"{step} made a {purpose} take effect" + ("" if refused else " on two stations"),
         )
         await self._uow.run(lambda r: r.charging.put_learned(learned))
         station.learned = learned
         station.base = options_for(station.capabilities, learned)
         log.info("learned profile options", vendor=station.vendor, model=station.model, step=step)
+
+    def _confirmed(
+        self, vendor: str, model: str, station_id: str, step: str, options: ProfileOptions
+    ) -> bool:
+        """Note ``station_id`` as needing ``step``; True once two stations do."""
+        key = (vendor, model, step, _what_it_set(step, options))
+        seen = self.candidates.setdefault(key, set())
+        seen.add(station_id)
+        if len(seen) < 2:
+            log.info("profile option candidate noted", vendor=vendor, model=model, step=step,
+                     option=key[3], station=station_id)  # fmt: skip
+            return False
+        del self.candidates[key]
+        log.info("profile option candidate confirmed", vendor=vendor, model=model, step=step,
+                 option=key[3], stations=sorted(seen))  # fmt: skip
+        return True
 
     async def save(self, record: ProfileRecord, *, publish: bool = False) -> None:
         await self._uow.run(lambda r: r.charging.put_profile(record))
@@ -215,6 +264,15 @@ class ProfileStore:
             record.payload, now=at, voltage=station.base.voltage,
             phases=station.base.phases, transaction_started_at=started_at,
         )  # fmt: skip
+
+
+def _what_it_set(step: str, options: ProfileOptions) -> str:
+    """What a learnable step changes, as part of a candidate's key."""
+    if step == "flip_kind":
+        return options.kind
+    if step == "flip_unit":
+        return options.unit
+    return "stack level 0"  # fewer_periods is never a candidate
 
 
 def _seconds(text: str | None) -> int:
