@@ -26,12 +26,14 @@ from opencsms.domain.model import (
     TransactionStop,
 )
 from opencsms.domain.ports import Repositories
+from opencsms.domain.smart_charging.estimates import power_now_w
 from opencsms.domain.smart_charging.grid import FlexEvent, FlexInterval, SiteLimit
 from opencsms.domain.smart_charging.live_inputs import (
     GroupInputs,
     GroupKey,
     LiveDefaults,
     gather,
+    latest_power_reading,
 )
 from opencsms.domain.smart_charging.live_plan import FLOOR_KW, station_targets, tellable
 from opencsms.domain.smart_charging.planner import ChargeRequest, merge_segments, plan_car
@@ -43,6 +45,7 @@ from opencsms.domain.smart_charging.records import (
     StationTarget,
     StoredPlan,
 )
+from opencsms.domain.smart_charging.replanning import POWER_WINDOW, _sweep_rows
 from opencsms.domain.smart_charging.service import (
     InvalidRequest,
     SmartChargingOptions,
@@ -50,6 +53,7 @@ from opencsms.domain.smart_charging.service import (
     UnknownSite,
     UnknownTransaction,
 )
+from opencsms.domain.smart_charging.session_view import behind_kwh
 from opencsms.domain.stations import StationService
 from opencsms.domain.transactions import TransactionService
 from opencsms.storage import SqlUnitOfWork, open_storage
@@ -631,3 +635,65 @@ async def test_every_share_covers_its_plan_now_through_incremental_plug_ins(worl
                 past = all(s.end <= now for s in c.segments)
                 asked += powers[0] if powers else (c.after_kw or 0.0) if past else 0.0
             assert share >= asked - 1e-9, (station_id, now, share, asked, target)
+
+
+async def test_the_sweep_reads_fewer_samples_and_decides_as_with_all_of_them(
+    world: World,
+) -> None:
+    """The sweep reads a session's samples from the register reading at or
+    before its plan on (and 10 minutes back at least), not the whole session:
+    at every minute, the drift figures and the draw it checks are those of
+    the full read. The station meters power every minute and its register
+    every 15 minutes (clock-aligned), so a power reading is never the
+    bookend: metered energy since the plan interpolates between registers."""
+    await world.station("CP1")
+    # cheap until 18:30: the plan made at 16:40 charges at once, all of it
+    cheap = prices(T0, [10.0] * 5 + [30.0] * 27)
+    await world.service.import_signal("price", cheap, requested_by="test")
+    tx = await world.plug_in("CP1", meter_start=0)
+    await world.service.settle()
+    wh = 0.0
+
+    async def minute(m: int) -> None:
+        nonlocal wh
+        w = 7000.0 if m <= 50 else 0.0  # the car stops drawing at 16:50
+        wh += w / 60
+        moment = T0 + timedelta(minutes=m)
+        samples = [SampledValue(f"{w:g}", measurand="Power.Active.Import", unit="W")]
+        if m % 15 == 0:
+            samples.append(SampledValue(f"{wh:.0f}", unit="Wh"))
+        await world.metering.record("CP1", 1, tx, [MeterValue(moment, tuple(samples))])
+        world.clock.now = moment
+
+    for m in range(1, 41):
+        await minute(m)
+    await world.service.set_need(
+        tx, energy_kwh=20, departure=T0 + 4 * HOUR, max_power_kw=7, set_by="test"
+    )
+    await world.service.settle()
+    plan = (await _plans(world, tx))[-1]
+    assert plan.created_at == T0 + timedelta(minutes=40) and plan.reason == "need"
+    kw = plan.segments[0].power_kw  # 7 kW as a station can be told it
+    assert plan.segments[0].start == plan.created_at and kw == pytest.approx(7, abs=0.1)
+
+    behind: list[tuple[float, float]] = []
+    for m in range(41, 71):
+        await minute(m)
+        [(_, _, transaction, row_plan, short)] = await world.uow.read(
+            lambda r: _sweep_rows(r, world.clock.now, POWER_WINDOW)
+        )
+        full = await world.uow.read(lambda r: r.meter_values.for_transaction(tx))
+        assert row_plan == plan
+        assert short == [s for s in full if s.timestamp >= T0 + timedelta(minutes=30)]
+        assert behind_kwh(transaction, plan, short) == behind_kwh(transaction, plan, full)
+        assert power_now_w(transaction, short) == power_now_w(transaction, full)
+        assert latest_power_reading(short) == latest_power_reading(full)
+        behind.append(behind_kwh(transaction, plan, short))
+    # the figures moved: on track at 16:45; by the 17:00 register, 10 of 20
+    # planned minutes drawn (registers are whole Wh)
+    assert behind[45 - 41] == pytest.approx((5 * kw / 60, 5 * 7 / 60), abs=0.002)
+    assert behind[-1] == pytest.approx((20 * kw / 60, 10 * 7 / 60), abs=0.002)
+    await world.service.sweep()
+    await world.service.settle()
+    assert [p.reason for p in await _plans(world, tx)][-1] == "drift"
+    assert world.enforcer.draws[-1] == ("CP1", 1, 0.0, T0 + timedelta(minutes=70))

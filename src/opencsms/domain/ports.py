@@ -167,6 +167,20 @@ class MeterValueRepository(Protocol):
     async def for_transaction(self, transaction_id: int) -> list[StoredMeterValue]:
         """Oldest first."""
 
+    async def for_transaction_since(
+        self, transaction_id: int, since: datetime
+    ) -> list[StoredMeterValue]:
+        """Oldest first: the samples of :meth:`for_transaction` from the latest
+        energy register reading at or before ``since`` on (every sample taken at
+        that reading time included, whatever its measurand); all of them when
+        no register reading is that old.
+
+        The bookend is a *register* reading (``Energy.Active.Import.Register``
+        at the outlet or without a location), not just any sample: metered
+        energy since ``since`` interpolates between the register readings
+        around it, and a station may report its register less often than its
+        power (clock-aligned register, sampled power)."""
+
     async def for_station(self, station_id: str, limit: int = 1000) -> list[StoredMeterValue]:
         """Oldest first."""
 

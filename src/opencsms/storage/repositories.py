@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from opencsms.domain.charging_state import ENERGY
 from opencsms.domain.model import (
     ConnectorStatus,
     IdTag,
@@ -61,6 +62,7 @@ from opencsms.storage.rows import (
 )
 from opencsms.storage.smart_charging_repository import SqlSignalRepository, SqlSiteRepository
 from opencsms.storage.tables import (
+    UtcDateTime,
     connector_status,
     id_tags,
     meter_values,
@@ -70,6 +72,9 @@ from opencsms.storage.tables import (
 )
 from opencsms.storage.transaction_repository import SqlTransactionRepository
 from opencsms.storage.webhook_repository import SqlWebhookRepository
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+"""Below any sample's time (the bookend of a transaction without one before ``since``)."""
 
 
 class SqlStationRepository:
@@ -265,6 +270,37 @@ class SqlMeterValueRepository:
         result = await self._conn.execute(
             select(meter_values)
             .where(c.transaction_id == transaction_id)
+            .order_by(c.timestamp, c.id)
+        )
+        return [stored_meter_value_from_row(row) for row in result]
+
+    async def for_transaction_since(
+        self, transaction_id: int, since: datetime
+    ) -> list[StoredMeterValue]:
+        await self._pending.flush_meter_values()
+        c = meter_values.c
+        # One statement: the bookend is a scalar subquery evaluated once, and
+        # both it and the range use the (transaction_id, timestamp) index; a
+        # floor instead of "no bookend: everything" keeps the range usable.
+        # ORDER BY ... LIMIT 1, not max(): it walks the index back from
+        # ``since`` and stops at the first register (max() with the measurand
+        # filter visits every earlier row on SQLite).
+        bookend = (
+            select(c.timestamp)
+            .where(
+                c.transaction_id == transaction_id,
+                c.timestamp <= since,
+                c.measurand == ENERGY,
+                or_(c.location.is_(None), c.location == "Outlet"),
+            )
+            .order_by(c.timestamp.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        floor = literal(_EARLIEST, UtcDateTime())
+        result = await self._conn.execute(
+            select(meter_values)
+            .where(c.transaction_id == transaction_id, c.timestamp >= func.coalesce(bookend, floor))
             .order_by(c.timestamp, c.id)
         )
         return [stored_meter_value_from_row(row) for row in result]

@@ -238,7 +238,9 @@ meter_values = Table(
     Column("context", String(50)),
     Column("location", String(50)),
     Column("format", String(20)),
-    Index(None, "transaction_id"),
+    # serves for_transaction and the sweep's for_transaction_since (a range
+    # from a bookend reading, not every sample of the session) (migration 0005)
+    Index(None, "transaction_id", "timestamp"),
     # serves for_station (a prefix) and the duplicate check of a resent
     # MeterValues (pending.py) exactly, even for a station with a stuck clock
     Index(None, "station_id", "timestamp", "measurand", "value"),

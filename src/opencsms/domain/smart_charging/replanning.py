@@ -73,6 +73,10 @@ log = structlog.get_logger("opencsms.smart_charging")
 READY_TASK = "smart-charging-ready:"
 SWEEPS_KEPT = 4
 """Sweep start times kept to tell how far apart sweeps come (see ``sweep_period``)."""
+POWER_WINDOW = timedelta(minutes=10)
+"""How far back the sweep reads a session's samples at least, for its power
+now (or two sweep periods if longer: every reading is then seen by a sweep's
+draw check, so one older than that was checked when it was new)."""
 MIN_TRANSITION = timedelta(minutes=5)
 """The least transition window a re-plan's change is judged over (:meth:`Replanner._apply`)."""
 
@@ -118,16 +122,23 @@ class _Dirty:
 SweepRow = tuple[GroupKey, ChargingMode, Transaction, StoredPlan | None, list[StoredMeterValue]]
 
 
-async def _sweep_rows(repos: Repositories) -> list[SweepRow]:
+async def _sweep_rows(repos: Repositories, now: datetime, window: timedelta) -> list[SweepRow]:
+    """Each active session with the samples the sweep needs, not all of them
+    (a session's full read grew through the night until a 20-station stepped
+    night overran its budget): from the register reading at or before its
+    plan (what :func:`~.session_view.behind_kwh` interpolates from) and at
+    least ``window`` back (the latest power reading for the draw check)."""
     rows: list[SweepRow] = []
     for t in await repos.transactions.list(active_only=True, limit=ACTIVE_LIMIT):
+        plan = await repos.charging.latest_plan(t.id)
+        since = now - window if plan is None else min(now - window, plan.created_at)
         rows.append(
             (
                 await group_of(repos, t.station_id),
                 await repos.charging.mode(t.station_id),
                 t,
-                await repos.charging.latest_plan(t.id),
-                await repos.meter_values.for_transaction(t.id),
+                plan,
+                await repos.meter_values.for_transaction_since(t.id, since),
             )
         )
     return rows
@@ -440,8 +451,10 @@ class Replanner:
 
     async def sweep(self) -> None:
         """Drift checks, draw checks, due re-sends (see the module docstring)."""
-        self._sweeps = [*self._sweeps[-(SWEEPS_KEPT - 1) :], self._clock()]
-        rows = await self._uow.read(_sweep_rows)
+        now = self._clock()
+        self._sweeps = [*self._sweeps[-(SWEEPS_KEPT - 1) :], now]
+        window = max(POWER_WINDOW, 2 * self.sweep_period())
+        rows = await self._uow.read(lambda r: _sweep_rows(r, now, window))
         drifted: dict[GroupKey, None] = {}
         for key, mode, transaction, plan, samples in rows:
             at = latest_power_reading(samples)
