@@ -8,6 +8,7 @@ what the service decided. Time is a fake clock; re-plans are awaited with
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -697,3 +698,62 @@ async def test_the_sweep_reads_fewer_samples_and_decides_as_with_all_of_them(
     await world.service.settle()
     assert [p.reason for p in await _plans(world, tx)][-1] == "drift"
     assert world.enforcer.draws[-1] == ("CP1", 1, 0.0, T0 + timedelta(minutes=70))
+
+
+class ReassertSignals(RecordingEnforcer):
+    """Records like its parent and wakes a test waiting for a reassert."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changed = asyncio.Event()
+
+    async def reassert(self, station_id: str) -> None:
+        await super().reassert(station_id)
+        self.changed.set()
+
+    async def wait_reasserted(self, station_id: str) -> None:
+        while station_id not in self.reasserted:
+            self.changed.clear()
+            await self.changed.wait()
+
+
+async def test_stations_coming_back_wait_on_one_subscription_for_their_own_pass(
+    tmp_path: Path,
+) -> None:
+    """A reconnect storm: every station waits for the GetConfiguration of its
+    own configuration pass, all on one subscription of the bus (one per
+    station made each event cost O(stations)). Not released by another
+    command, another station's pass, or a pass that finished before it came
+    back; and it works without ``start()``."""
+    uow = await open_storage(f"sqlite+aiosqlite:///{tmp_path / 'ready.db'}")
+    world = World(uow)
+    enforcer = ReassertSignals()
+    service = SmartChargingService(
+        uow, enforcer, options=SmartChargingOptions(debounce=0.0), events=world.bus
+    )
+    names = [f"CP{i}" for i in range(50)]
+    try:
+        for name in names:
+            await world.station(name)
+        world.bus.publish("command.finished", "CP3", {"action": "GetConfiguration"})
+        base = world.bus.subscribers
+        for name in names:
+            service.station_ready(name)
+        assert world.bus.subscribers == base + 1
+
+        def finished(station_id: str, action: str) -> None:
+            world.bus.publish("command.finished", station_id, {"action": action})
+
+        finished("CP1", "Reset")
+        finished("OTHER", "GetConfiguration")
+        finished("CP0", "GetConfiguration")
+        await enforcer.wait_reasserted("CP0")
+        finished("CP2", "GetConfiguration")
+        finished("CP2", "GetConfiguration")  # a second pass: nobody waits any more
+        await enforcer.wait_reasserted("CP2")
+        assert enforcer.reasserted == ["CP0", "CP2"]  # CP1 (Reset) and CP3 (too early) wait
+        assert world.bus.subscribers == base + 1
+    finally:
+        await service.close()
+        await uow.close()
+    assert world.bus.subscribers == base

@@ -22,8 +22,9 @@ How work is triggered, and why this way:
   enforcer re-send schedules that were cut short.
 - **A station that comes back** waits (bounded) for the configuration pass
   that provisioning runs on the same connection, watched through the
-  ``command.finished`` event of its GetConfiguration: the enforcer builds
-  profiles from the capabilities in that snapshot. Then its profiles are
+  ``command.finished`` event of its GetConfiguration (one subscription for
+  every station waiting): the enforcer builds profiles from the
+  capabilities in that snapshot. Then its profiles are
   re-asserted and, if it has sessions, its group re-planned.
 """
 
@@ -173,6 +174,9 @@ class Replanner:
         self._tasks: set[asyncio.Task[None]] = set()
         self._apply_slots = asyncio.Semaphore(self.options.apply_concurrency)
         self._subscription: Subscription | None = None
+        self._configuration_watch: Subscription | None = None
+        self._awaiting_configuration: dict[str, list[asyncio.Future[None]]] = {}
+        """Per station that came back, the waits for its configuration pass."""
         self._received = 0
         self._handled = 0
         self._caught_up = asyncio.Event()
@@ -199,6 +203,9 @@ class Replanner:
         if self._subscription is not None:
             self._subscription.close()
             self._subscription = None
+        if self._configuration_watch is not None:
+            self._configuration_watch.close()
+            self._configuration_watch = None
         tasks = [*self._tasks, *self._runners.values()]
         for task in tasks:
             task.cancel()
@@ -206,6 +213,7 @@ class Replanner:
         self._tasks.clear()
         self._runners.clear()
         self._pending.clear()
+        self._awaiting_configuration.clear()  # of tasks cancelled before they ran
 
     async def settle(self) -> None:
         """Return once every event received is handled and no re-plan is due
@@ -404,27 +412,48 @@ class Replanner:
         """The station answered its first message on a connection: in the
         background, wait for its configuration pass, re-assert its profiles,
         install its offline default and re-plan if it has sessions."""
-        watch = None
+        waiter: asyncio.Future[None] | None = None
         if self._events is not None:
-            watch = self._events.subscribe(
-                lambda e: e.station_id == station_id and e.data.get("action") == "GetConfiguration",
-                maxsize=4,
-                types=("command.finished",),
-            )
-        self._spawn(self._ready(station_id, watch), f"{READY_TASK}{station_id}")
+            if self._configuration_watch is None:  # here, not in start(): works without it
+                self._configuration_watch = self._events.subscribe(
+                    self._configuration_done, maxsize=1, types=("command.finished",)
+                )
+            waiter = asyncio.get_running_loop().create_future()
+            self._awaiting_configuration.setdefault(station_id, []).append(waiter)
+        self._spawn(self._ready(station_id, waiter), f"{READY_TASK}{station_id}")
 
-    async def _ready(self, station_id: str, watch: Subscription | None) -> None:
+    def _configuration_done(self, event: Event) -> bool:
+        """Release the stations waiting for this GetConfiguration. One
+        subscription for them all, so a reconnect storm of N stations costs a
+        dict lookup per event, not N filters (a subscription per station
+        did). It runs in ``publish`` and queues nothing (returns False): a
+        waiter sees only what finished after it started waiting, as a
+        subscription made then would, and no task has to drain a queue."""
+        if event.station_id is not None and event.data.get("action") == "GetConfiguration":
+            for waiter in self._awaiting_configuration.pop(event.station_id, ()):
+                if not waiter.done():
+                    waiter.set_result(None)
+        return False
+
+    def _stop_waiting(self, station_id: str, waiter: asyncio.Future[None]) -> None:
+        waiters = self._awaiting_configuration.get(station_id)
+        if waiters is not None and waiter in waiters:
+            waiters.remove(waiter)
+            if not waiters:
+                del self._awaiting_configuration[station_id]
+
+    async def _ready(self, station_id: str, waiter: asyncio.Future[None] | None) -> None:
         try:
-            if watch is not None:
+            if waiter is not None:
                 try:
                     async with asyncio.timeout(self.options.ready_timeout):
-                        await watch.get()
+                        await waiter
                     # the snapshot is written right after the command's commit
                     await self._uow.read(lambda r: r.configuration.snapshot(station_id))
                 except TimeoutError:
                     log.info("smart charging: no configuration pass seen", station=station_id)
                 finally:
-                    watch.close()
+                    self._stop_waiting(station_id, waiter)
             await self.reconnected(station_id)
         except Exception:
             log.exception("smart charging: station ready failed", station=station_id)
