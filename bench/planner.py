@@ -18,7 +18,10 @@ from datetime import UTC, datetime, timedelta
 
 from opencsms.domain.smart_charging.planner import ChargeRequest, plan_car
 from opencsms.domain.smart_charging.rates import Rate
-from opencsms.domain.smart_charging.site_planner import plan_site
+from opencsms.domain.smart_charging.site_planner import SitePlan, plan_site
+
+FLOOR_KW = 6 * 230 * 3 / 1000
+"""6 A on three phases: the least a charger can be told."""
 
 T0 = datetime(2026, 1, 15, 16, tzinfo=UTC)
 
@@ -100,6 +103,9 @@ def site(cars: int, slots: int, rng: random.Random) -> None:
     lp = plan_site(requests, price, [], cap, time_limit_s=60)
     lp_s = time.perf_counter() - started
     started = time.perf_counter()
+    tellable = plan_site(requests, price, [], cap, time_limit_s=60, floor_kw=FLOOR_KW)
+    tellable_s = time.perf_counter() - started
+    started = time.perf_counter()
     greedy = plan_site(requests, price, [], cap, method="greedy")
     greedy_s = time.perf_counter() - started
     lp_cost = sum(p.cost or 0 for p in lp.plans)
@@ -118,6 +124,28 @@ def site(cars: int, slots: int, rng: random.Random) -> None:
         f"cost {greedy_cost:.0f}, shortfall {short_greedy:.3f} kWh"
     )
     print(f"  greedy / LP: cost {greedy_cost / lp_cost:.4f}, time {greedy_s / lp_s:.2f}")
+    tellable_cost = sum(p.cost or 0 for p in tellable.plans)
+    print(
+        f"  LP + 6 A repair        {tellable_s:.2f} s, cost {tellable_cost:.0f}, shortfall "
+        f"{sum(p.shortfall_kwh for p in tellable.plans):.3f} kWh; segments under 6 A: "
+        f"{under_floor(lp)} -> {under_floor(tellable)}"
+    )
+    print(f"  repaired / LP: cost {tellable_cost / lp_cost:.4f}, time {tellable_s / lp_s:.2f}")
+
+
+def under_floor(result: SitePlan) -> int:
+    """Segments a charger cannot be told (under 6 A), in slots the cap fills."""
+    count = 0
+    for slot, cap_kw in zip(result.slots, result.cap_kw, strict=True):
+        segments = [
+            s
+            for plan in result.plans
+            for s in plan.segments
+            if s.start < slot.end and slot.start < s.end
+        ]
+        if sum(s.power_kw for s in segments) >= cap_kw - 1e-6:
+            count += sum(1 for s in segments if s.power_kw < FLOOR_KW - 1e-6)
+    return count
 
 
 def main() -> None:

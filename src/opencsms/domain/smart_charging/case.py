@@ -52,6 +52,7 @@ from opencsms.domain.smart_charging.planner import (
     ObjectiveMode,
     plan_car,
 )
+from opencsms.domain.smart_charging.profiles import min_charging_kw
 from opencsms.domain.smart_charging.rates import Rate, RateError, normalise
 from opencsms.domain.smart_charging.site_planner import plan_site
 
@@ -275,7 +276,13 @@ def plan_case(
         cap = effective_cap(site.limit, site.events, start, end)
         price = add_price_adders(case.price, site.events, site_id)
         result = plan_site(
-            cars, price, case.co2, cap, objective=objective, time_limit_s=time_limit_s
+            cars,
+            price,
+            case.co2,
+            cap,
+            objective=objective,
+            time_limit_s=time_limit_s,
+            floor_kw=min_charging_kw(),  # as the live system plans a site
         )
         methods[site_id] = f"{result.method} ({result.reason})"
         plans.update((plan.car_id, plan) for plan in result.plans)

@@ -73,6 +73,11 @@ SHARE_STEP_KW = 0.1
 BEHIND_KWH = 0.03
 """A session this far behind its plan (metered vs planned since it was made)
 is re-planned: less would end a car short only by what a meter rounds."""
+DRIFT_REPLAN_AFTER = timedelta(minutes=5)
+"""A drift re-plan keeps plans younger than this, and plans the whole site
+again no more often: re-planned every minute, a tight night churned (every
+re-plan cut slots at ``now`` and moved the cars a little; the plans broke
+into minutes-long segments that single-period caps could not follow, e2e)."""
 INCREMENTAL = frozenset({"drift", "stop", "plug-in", "reconnect"})
 """Re-plan reasons that keep the plans on track (see the module docstring)."""
 FLOOR_KW = min_charging_kw()
@@ -139,9 +144,39 @@ def _active_until(session: SessionInput, now: datetime) -> datetime | None:
     if plan is None or plan.method in ("on", "off"):
         return None
     for segment in plan.segments:
-        if segment.start <= now < segment.end and segment.power_kw > 0:
+        # a segment under the floor is sent as 0: the car is not charging
+        if segment.start <= now < segment.end and segment.power_kw >= FLOOR_KW - 1e-9:
             return segment.end
     return None
+
+
+def _actives(
+    smart: Sequence[tuple[str, SessionInput]], requests: Sequence[ChargeRequest], now: datetime
+) -> dict[str, datetime]:
+    """Per car charging now, the end of the segment it charges in (never
+    ended early: issue 5's comfort rule, and without it re-plans a minute
+    apart stopped and started cars as equal-cost plans alternated)."""
+    return {
+        request.car_id: until
+        for (_, session), request in zip(smart, requests, strict=True)
+        if (until := _active_until(session, now)) is not None
+    }
+
+
+def _previous(
+    smart: Sequence[tuple[str, SessionInput]], requests: Sequence[ChargeRequest], now: datetime
+) -> dict[str, list[Segment]]:
+    """Per car with a smart plan in force, its segments from ``now`` on (the
+    site LP stays as close to them as the objective allows)."""
+    out: dict[str, list[Segment]] = {}
+    for (_, session), request in zip(smart, requests, strict=True):
+        plan = session.latest_plan
+        if plan is None or plan.method in ("on", "off"):
+            continue
+        out[request.car_id] = [
+            Segment(max(s.start, now), s.end, s.power_kw) for s in plan.segments if s.end > now
+        ]
+    return out
 
 
 def _stored(
@@ -333,7 +368,7 @@ def plan_group(inputs: GroupInputs, reason: str) -> list[StoredPlan]:
     requests = [_request(st, s, now, site_id) for st, s in smart]
     if inputs.cap is not None and reason in INCREMENTAL and not missing:
         partial = _plan_the_rest(
-            smart, requests, price, co2, inputs.cap, on_segments, now, objective
+            smart, requests, price, co2, inputs.cap, on_segments, now, objective, reason
         )
         if partial is not None:
             rest, method = partial
@@ -344,7 +379,16 @@ def plan_group(inputs: GroupInputs, reason: str) -> list[StoredPlan]:
             return out
     if inputs.cap is not None:
         cap = subtract_load(inputs.cap, on_segments)
-        site_plan = plan_site(requests, price, co2, cap, objective=objective)
+        site_plan = plan_site(
+            requests,
+            price,
+            co2,
+            cap,
+            objective=objective,
+            active_until=_actives(smart, requests, now),
+            previous=_previous(smart, requests, now),
+            floor_kw=FLOOR_KW,
+        )
         site_plans = tellable(site_plan.plans, requests, price, co2, now, cap=cap)
         for (station_id, session), plan in zip(smart, site_plans, strict=True):
             out.append(
@@ -385,12 +429,15 @@ def plan_group(inputs: GroupInputs, reason: str) -> list[StoredPlan]:
     return out
 
 
-def on_track(session: SessionInput) -> bool:
+def on_track(session: SessionInput, now: datetime, reason: str) -> bool:
     """Whether the session's plan in force still serves it: a smart plan with
-    no shortfall, not behind by more than :data:`BEHIND_KWH`."""
+    no shortfall, not behind by more than :data:`BEHIND_KWH`. For a drift
+    re-plan, a plan younger than :data:`DRIFT_REPLAN_AFTER` is kept as it is."""
     plan = session.latest_plan
     if plan is None or plan.method not in ("lp", "greedy", "single"):
         return False
+    if reason == "drift" and now - plan.created_at < DRIFT_REPLAN_AFTER:
+        return True
     if plan.shortfall_kwh > 1e-6 or plan.unplanned_kwh > 1e-6:
         return False
     planned, metered = behind_kwh(session.transaction, plan, session.samples)
@@ -406,15 +453,19 @@ def _plan_the_rest(
     on_segments: Sequence[Segment],
     now: datetime,
     objective: Objective,
+    reason: str,
 ) -> tuple[list[tuple[tuple[str, SessionInput], CarPlan]], str] | None:
     """Plans for the sessions not on track, within the cap the kept plans
     leave; None when every session must be planned again (none is kept, or
     one of the rest would be short of its need)."""
     kept_load: list[Segment] = []
     rest: list[int] = []
+    newest = max(
+        (s.latest_plan.created_at for _, s in smart if s.latest_plan is not None), default=None
+    )
     for index, (_, session) in enumerate(smart):
         plan = session.latest_plan
-        if plan is not None and on_track(session):
+        if plan is not None and on_track(session, now, reason):
             kept_load.extend(
                 Segment(max(s.start, now), s.end, s.power_kw) for s in plan.segments if s.end > now
             )
@@ -426,12 +477,25 @@ def _plan_the_rest(
         return [], "lp"
     left = subtract_load(cap, [*on_segments, *kept_load])
     their = [requests[i] for i in rest]
-    site_plan = plan_site(their, price, co2, left, objective=objective)
+    theirs = [smart[i] for i in rest]
+    site_plan = plan_site(
+        their,
+        price,
+        co2,
+        left,
+        objective=objective,
+        active_until=_actives(theirs, their, now),
+        previous=_previous(theirs, their, now),
+        floor_kw=FLOOR_KW,
+    )
     plans = tellable(site_plan.plans, their, price, co2, now, cap=left)
-    if any(new.shortfall_kwh > 1e-6 for new in plans):
+    if any(new.shortfall_kwh > 1e-6 for new in plans) and not (
+        reason == "drift" and newest is not None and now - newest < DRIFT_REPLAN_AFTER
+    ):
         # a short car gets the whole site's help (the kept plans may give way),
         # not what the others left: an infeasible car left with nothing got 0
-        # until departure (e2e at 200x: 2.6 of 8 kWh)
+        # until departure (e2e at 200x: 2.6 of 8 kWh). For drift, not more
+        # often than DRIFT_REPLAN_AFTER (see there).
         return None
     return [(smart[i], new) for i, new in zip(rest, plans, strict=True)], site_plan.method
 
@@ -462,15 +526,16 @@ def cap_shares(
         }
         total = sum(load.values())
         for s in stations:
-            if total > value:
+            if total > value + 1e-6:  # over the cap, not by LP noise
                 share = load[s] * value / total
                 share = math.floor(share / SHARE_STEP_KW + 1e-6) * SHARE_STEP_KW
             else:
                 # never under the plan (the TxProfile asks floor(plan), the cap
                 # floor(plan + headroom): the cap never binds below the plan)
-                headroom = (value - total) / len(stations)
+                headroom = max(0.0, value - total) / len(stations)
                 share = load[s] + math.floor(headroom / SHARE_STEP_KW + 1e-6) * SHARE_STEP_KW
-            share = math.floor(share * 1000 + 1e-6) / 1000
+            # to the W, down; a mW over is LP noise (2.23399996 for 2.234), not a W
+            share = math.floor(share * 1000 + 1e-3) / 1000
             steps = shares[s]
             if steps and steps[-1].end == left and steps[-1].value == share:
                 steps[-1] = replace(steps[-1], end=right)

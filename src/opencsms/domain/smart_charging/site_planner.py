@@ -12,6 +12,13 @@ shortfall (skipped when every need can be met, the usual case), then each
 objective component in turn (money, then CO2 for ``price_then_co2``) with the
 earlier optima held.
 
+Two more passes serve the live system (``opencsms plan`` does without):
+with ``previous`` plans, a last phase takes, among the equal-cost optima,
+the one moving the least energy from them (a re-plan every few minutes
+otherwise swaps equal slots between cars and starts and stops them); with
+``floor_kw``, :mod:`.site_slivers` repairs the plan so that no car is left
+under the least power a charger can be told in a slot the cap fills.
+
 HiGHS gets a wall-clock ``time_limit``. When it runs out (or fails), the
 greedy fallback plans: cars by earliest departure each take their lightest
 slots within what the cap leaves, then a max-flow over the residual network
@@ -56,7 +63,7 @@ from typing import Any, Literal
 
 import numpy as np
 from scipy.optimize import linprog
-from scipy.sparse import coo_array, csr_array, vstack
+from scipy.sparse import coo_array, csr_array, hstack, vstack
 from scipy.sparse.csgraph import maximum_flow
 
 from opencsms.domain.smart_charging.planner import (
@@ -72,14 +79,17 @@ from opencsms.domain.smart_charging.planner import (
 from opencsms.domain.smart_charging.rates import Rate, covered_until
 from opencsms.domain.smart_charging.site_pauses import charge_through_short_pauses
 from opencsms.domain.smart_charging.site_problem import (
+    CHARGING_KWH,
     TOLERANCE,
     FloatArray,
     IntArray,
     SiteProblem,
 )
+from opencsms.domain.smart_charging.site_slivers import without_slivers
 
 Method = Literal["lp", "greedy"]
 DEFAULT_TIME_LIMIT_S = 10.0
+NOISE_KWH = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +113,8 @@ def plan_site(
     time_limit_s: float = DEFAULT_TIME_LIMIT_S,
     method: Literal["auto", "greedy"] = "auto",
     active_until: Mapping[str, datetime] | None = None,
+    previous: Mapping[str, Sequence[Segment]] | None = None,
+    floor_kw: float | None = None,
 ) -> SitePlan:
     """Joint plans for ``requests`` sharing the site ceiling ``cap`` (kW steps,
     as :func:`~opencsms.domain.smart_charging.grid.effective_cap` gives; time it
@@ -119,14 +131,28 @@ def plan_site(
     the signals), as far as its need and the cap allow — when the active cars
     together exceed the cap in a slot, each gets its forced power scaled by
     the same factor so that the cap is used in full.
+
+    ``previous`` maps a ``car_id`` to the segments of the plan it has now: a
+    re-plan. A site LP has many optima of equal cost (two cars can swap
+    equally priced slots); among them the LP takes the one closest to the
+    previous plans (least energy moved, a last lexicographic phase), so that
+    re-planning every few minutes does not start and stop cars for nothing
+    (e2e: a car's drawn power flipped each minute between two optima).
+
+    ``floor_kw``: the least power a charger can be told (6 A); where the cap
+    is full, the LP's plan is repaired so that no car is planned under it
+    (:mod:`.site_slivers`).
     """
-    problem = _build(requests, price, co2, cap or (), objective, active_until or {})
+    problem = _build(requests, price, co2, cap or (), objective, active_until or {}, previous or {})
     energy: FloatArray | None = None
     reason = "greedy requested"
     chosen: Method = "greedy"
     if method == "auto":
-        energy, reason = _solve_lp(problem, time.monotonic() + time_limit_s)
+        deadline = time.monotonic() + time_limit_s
+        energy, reason = _solve_lp(problem, deadline)
         chosen = "lp" if energy is not None else "greedy"
+        if energy is not None and floor_kw is not None:
+            energy = without_slivers(problem, energy, floor_kw, _solve_lp, deadline)
     if energy is None:
         energy = _greedy(problem)
     energy = charge_through_short_pauses(problem, energy)
@@ -173,6 +199,7 @@ def _build(
     cap: Sequence[Rate],
     objective: Objective,
     active_until: Mapping[str, datetime],
+    previous: Mapping[str, Sequence[Segment]],
 ) -> SiteProblem:
     windows: list[tuple[datetime, datetime]] = []
     for request in requests:
@@ -232,6 +259,18 @@ def _build(
     ]
     needs = np.array([r.energy_kwh for r in requests], dtype=np.float64)
     edge_max_array = np.array(edge_max, dtype=np.float64)
+    earlier = None
+    if previous:
+        earlier = np.minimum(
+            np.array(
+                [
+                    _energy_in(previous.get(requests[int(car)].car_id, ()), slots[t])
+                    for car, t in zip(edge_car, edge_slot, strict=True)
+                ],
+                dtype=np.float64,
+            ),
+            edge_max_array,
+        )
     return SiteProblem(
         slots,
         cap_kw,
@@ -244,6 +283,16 @@ def _build(
         needs,
         weights,
         active,
+        earlier,
+    )
+
+
+def _energy_in(segments: Sequence[Segment], slot: Slot) -> float:
+    """kWh ``segments`` give within ``slot``."""
+    return sum(
+        s.power_kw * (min(s.end, slot.end) - max(s.start, slot.start)).total_seconds() / 3600
+        for s in segments
+        if s.start < slot.end and s.end > slot.start
     )
 
 
@@ -342,7 +391,65 @@ def _solve_lp(problem: SiteProblem, deadline: float) -> tuple[FloatArray | None,
         result = _linprog(phases[k], rows, limits, a_eq, problem.needs, bounds, deadline)
     if result is None or result.status != 0:
         return None, _why(result)
-    return np.clip(np.asarray(result.x[:n_edges], dtype=np.float64), 0.0, None), "optimal"
+    x = np.asarray(result.x[:n_edges], dtype=np.float64)
+    if problem.previous is not None:
+        rows.append(csr_array(phases[-1].reshape(1, -1)))
+        limits.append(np.array([result.fun + TOLERANCE * (1 + abs(result.fun))]))
+        closest = _closest_to(problem.previous, rows, limits, a_eq, problem.needs, bounds, deadline)
+        if closest is not None:
+            x = closest
+    # under a mWh is solver noise (1e-8 kWh became an 18 µs segment at 6 A)
+    return np.where(x < NOISE_KWH, 0.0, x), "optimal"
+
+
+def _closest_to(
+    previous: FloatArray,
+    rows: list[Any],
+    limits: list[FloatArray],
+    a_eq: Any,
+    b_eq: FloatArray,
+    bounds: Any,
+    deadline: float,
+) -> FloatArray | None:
+    """Among the plans ``rows`` allow (every objective held at its optimum),
+    the one keeping the most of ``previous`` (kWh per edge): an extra
+    ``kept_e <= min(x_e, previous_e)`` per edge the previous plans used, and
+    the most kept in all. With each car's total fixed, that is the plan
+    moving the least energy. None: the solve did not finish (keep the optimum
+    found)."""
+    used = np.flatnonzero(previous > CHARGING_KWH)
+    n_edges = len(previous)
+    if used.size == 0:
+        return None
+    n_vars = rows[0].shape[1]
+    aux = np.arange(used.size)
+    padded: list[Any] = [hstack([r, csr_array((r.shape[0], used.size))]) for r in rows]
+    # kept_e - x_e <= 0
+    padded.append(
+        csr_array(
+            coo_array(
+                (
+                    np.concatenate([np.ones(used.size), -np.ones(used.size)]),
+                    (np.concatenate([aux, aux]), np.concatenate([n_vars + aux, used])),
+                ),
+                shape=(used.size, n_vars + used.size),
+            )
+        )
+    )
+    kept_bounds = np.stack([np.zeros(used.size), previous[used]], axis=1)
+    cost = np.concatenate([np.zeros(n_vars), -np.ones(used.size)])
+    result = _linprog(
+        cost,
+        padded,
+        [*limits, np.zeros(used.size)],
+        hstack([a_eq, csr_array((a_eq.shape[0], used.size))]),
+        b_eq,
+        np.vstack([bounds, kept_bounds]),
+        deadline,
+    )
+    if result is None or result.status != 0:
+        return None
+    return np.asarray(result.x[:n_edges], dtype=np.float64)
 
 
 def _why(result: Any) -> str:

@@ -33,3 +33,5 @@ class SiteProblem:
     needs: FloatArray
     weights: list[FloatArray]  # per objective component, per edge
     active: list[bool]  # per car: charging now (a wait before its next charge is a pause)
+    previous: FloatArray | None = None
+    """kWh per edge of the plans in force (a re-plan stays close to them), or None."""

@@ -1,0 +1,137 @@
+"""No slivers where the cap is full: a joint plan a charger can be told.
+
+A charger cannot be told less than 6 A (IEC 61851-1: the pilot then offers
+0), so a car planned at less than that in a slot charges nothing there. In a
+slot with room under the cap, :func:`~.live_plan.tellable` sends such a
+sliver at 6 A for a shorter time (the same energy). Where the cap is full,
+there is no room: the LP fills the cars to their maximum and hands the
+remainder (45 kW less six cars of 7.4 kW: 0.6 kW) to one car, which then
+draws 0, falls behind and is re-planned, again and again (e2e).
+
+The exact model is a semi-continuous variable per car and slot (0, or
+between the floor and the car's maximum), a MILP. HiGHS solves ours to
+optimality in seconds for 20 cars and finds poor first solutions (cars left
+short) within a second, so instead the LP's answer is repaired in rounds:
+
+- a sliver in a full slot is lifted to the floor with energy from another
+  car charging there that stays at or above the floor after giving it (the
+  slot's total, and so its cost and the cap, unchanged); both are fixed at
+  their new values;
+- without such a donor the sliver is dropped and the slot's cap lowered by
+  it (so the next round does not hand it to another car);
+- the LP is solved again with these fixed, and the cars find what they gave
+  or lost in other slots.
+
+A round that would leave the cars more short in total than the LP's plan is
+not taken: its slivers stay (they are sent as 0 and re-planned). Rounds stop
+at the LP's deadline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+
+from opencsms.domain.smart_charging.site_problem import FloatArray, SiteProblem
+
+SLIVER_KWH = 1e-6
+"""Energy in a slot below this is none; a floor missed by this is met."""
+SHORT_KWH = 1e-3
+"""A repair round may leave the cars short by this much more in all (LP noise)."""
+MAX_ROUNDS = 25
+
+BoolArray = npt.NDArray[np.bool_]
+Solve = Callable[[SiteProblem, float], tuple[FloatArray | None, str]]
+
+
+def without_slivers(
+    problem: SiteProblem, energy: FloatArray, floor_kw: float, solve: Solve, deadline: float
+) -> FloatArray:
+    """``energy`` (kWh per edge, the LP's optimum of ``problem``) with no car
+    under ``floor_kw`` in a slot where the cap is full, as far as the
+    rounds above manage without leaving cars shorter (``solve`` re-solves a
+    problem by the ``deadline`` of ``time.monotonic()``)."""
+    hours = np.array([slot.hours for slot in problem.slots], dtype=np.float64)
+    floor = floor_kw * hours[problem.edge_slot]
+    short = float(problem.needs.sum() - energy.sum())
+    accepted = np.zeros(len(energy), dtype=bool)
+    for _ in range(MAX_ROUNDS):
+        if time.monotonic() >= deadline:
+            break
+        slivers = _slivers(problem, energy, floor, hours) & ~accepted
+        if not slivers.any():
+            break
+        repaired = _lift_or_drop(problem, energy, floor, hours, slivers)
+        found, _ = solve(repaired, deadline)
+        if found is None or float(repaired.needs.sum() - found.sum()) > short + SHORT_KWH:
+            accepted |= slivers  # these stay: the cars would end shorter without them
+            continue
+        problem, energy = repaired, found
+    return energy
+
+
+def _slivers(
+    problem: SiteProblem, energy: FloatArray, floor: FloatArray, hours: FloatArray
+) -> BoolArray:
+    """Edges under the floor in a full slot, not fixed (active or repaired)."""
+    cap = np.array(problem.cap_kw, dtype=np.float64) * hours
+    used = np.bincount(problem.edge_slot, weights=energy, minlength=len(problem.slots))
+    full = np.isfinite(cap) & (used >= cap - SLIVER_KWH)
+    free = problem.edge_min < problem.edge_max
+    return (
+        (energy > SLIVER_KWH)
+        & (energy < floor - SLIVER_KWH)
+        & full[problem.edge_slot]
+        & free
+        & (problem.edge_min <= SLIVER_KWH)
+    )
+
+
+def _lift_or_drop(
+    problem: SiteProblem,
+    energy: FloatArray,
+    floor: FloatArray,
+    hours: FloatArray,
+    slivers: BoolArray,
+) -> SiteProblem:
+    """``problem`` with each sliver lifted to the floor by a donor in its slot
+    (both fixed) or fixed at 0 with its slot's cap lowered by it; smallest
+    slivers first."""
+    lower, upper = problem.edge_min.copy(), problem.edge_max.copy()
+    cap = list(problem.cap_kw)
+    plan = energy.copy()
+    free = lower < upper
+    fixed = np.bincount(problem.edge_car, weights=lower, minlength=len(problem.cars))
+    order = np.flatnonzero(slivers)
+    for b in order[np.argsort(plan[order], kind="stable")]:
+        slot = int(problem.edge_slot[b])
+        gap = floor[b] - plan[b]
+        donors = np.flatnonzero(
+            (problem.edge_slot == slot)
+            & free
+            & (plan - gap >= floor + SLIVER_KWH)
+            & (plan - gap >= lower - SLIVER_KWH)
+        )
+        donors = donors[donors != b]
+        car = int(problem.edge_car[b])
+        # what the car must take in all stays within its need (else the LP is infeasible)
+        fits = fixed[car] + floor[b] <= problem.needs[car] + SLIVER_KWH
+        if donors.size and fits and plan[b] + gap <= upper[b] + SLIVER_KWH:
+            a = int(donors[np.argmax(plan[donors])])
+            fixed[car] += floor[b]
+            fixed[int(problem.edge_car[a])] += plan[a] - gap - lower[a]
+            plan[a] -= gap
+            plan[b] = floor[b]
+            for e in (a, b):
+                lower[e] = upper[e] = plan[e]
+                free[e] = False
+        else:
+            cap[slot] -= plan[b] / hours[slot]
+            plan[b] = 0.0
+            lower[b] = upper[b] = 0.0
+            free[b] = False
+    return dataclasses.replace(problem, edge_min=lower, edge_max=upper, cap_kw=cap)
