@@ -1,4 +1,4 @@
-"""The smart-charging sweep's reads: every sample of each session vs the samples since its plan.
+"""The smart-charging sweep's reads: every sample, the samples since the plan, a few.
 
     python bench/sweep.py [--sessions 200] [--hours 12] [--plan-age 30]
                           [--rounds 5] [--database-url URL]
@@ -8,17 +8,23 @@ Fills a database (a fresh SQLite file unless ``--database-url``) with
 measurands (energy register, power, current) and a plan made
 ``--plan-age`` minutes ago. Then times one sweep's reads (the rows
 ``Replanner.sweep`` works on: group, mode, plan and samples of every active
-session) two ways in the same run, alternating over ``--rounds``:
+session) three ways in the same run, alternating over ``--rounds``:
 
-* **full** (the baseline, the sweep before): ``for_transaction``, every
-  sample of the session;
-* **since**: ``for_transaction_since`` from the register reading at or
-  before the plan (and 10 minutes back at least), what the sweep reads now.
+* **full** (the first baseline): ``for_transaction``, every sample of the
+  session, and four queries per session;
+* **since** (the sweep before): ``for_transaction_since`` from the register
+  reading at or before the plan (and 10 minutes back at least), four
+  queries per session;
+* **around** (the sweep now, ``_sweep_rows``): the register readings
+  bracketing the plan and the latest register and power readings
+  (``around``), and sites, modes and plans of all sessions, in five queries
+  for them all.
 
 Each way also runs the sweep's per-session work on what it read (latest
-power reading, power now, metered vs planned energy since the plan), and the
-two must give the same figures (checked). A plan made at plug-in is the worst
-case: then both read everything (``--plan-age`` = ``--hours`` × 60 shows it).
+power reading, power now, metered vs planned energy since the plan), and
+the three must give the same figures (checked; energies to 1e-9 kWh, the
+sum of many intervals against one). A plan made at plug-in is the worst
+case for **since** (``--plan-age`` = ``--hours`` × 60 shows it).
 """
 
 from __future__ import annotations
@@ -71,7 +77,37 @@ async def full_rows(repos: Repositories) -> list[SweepRow]:
 
 
 async def since_rows(repos: Repositories) -> list[SweepRow]:
+    """The sweep before: four queries per session, samples since the plan."""
+    rows: list[SweepRow] = []
+    for t in await repos.transactions.list(active_only=True, limit=ACTIVE_LIMIT):
+        plan = await repos.charging.latest_plan(t.id)
+        since = NOW - POWER_WINDOW if plan is None else min(NOW - POWER_WINDOW, plan.created_at)
+        rows.append(
+            (
+                await group_of(repos, t.station_id),
+                await repos.charging.mode(t.station_id),
+                t,
+                plan,
+                await repos.meter_values.for_transaction_since(t.id, since),
+            )
+        )
+    return rows
+
+
+async def around_rows(repos: Repositories) -> list[SweepRow]:
     return await _sweep_rows(repos, NOW, POWER_WINDOW)
+
+
+def same(a: list[tuple[object, ...]], b: list[tuple[object, ...]]) -> bool:
+    """Equal figures, energies to 1e-9 kWh."""
+    for (at_a, power_a, (planned_a, metered_a)), (at_b, power_b, (planned_b, metered_b)) in zip(
+        a, b, strict=True
+    ):  # type: ignore[misc]
+        if at_a != at_b or power_a != power_b:
+            return False
+        if abs(planned_a - planned_b) > 1e-9 or abs(metered_a - metered_b) > 1e-9:
+            return False
+    return True
 
 
 def sweep_work(rows: list[SweepRow]) -> list[tuple[object, ...]]:
@@ -168,15 +204,17 @@ async def run(args: argparse.Namespace) -> None:
             f"plans made {args.plan_age} min ago, {url.split(':')[0]}"
         )
         try:
-            results: dict[str, list[tuple[float, float]]] = {"full": [], "since": []}
+            ways = {"full": full_rows, "since": since_rows, "around": around_rows}
+            results: dict[str, list[tuple[float, float]]] = {name: [] for name in ways}
             samples: dict[str, int] = {}
             figures: dict[str, list[tuple[object, ...]]] = {}
             for _ in range(args.rounds):
-                for name, read in (("full", full_rows), ("since", since_rows)):
+                for name, read in ways.items():
                     read_s, total_s, count, found = await timed(uow, read)
                     results[name].append((read_s, total_s))
                     samples[name], figures[name] = count, found
-            assert figures["full"] == figures["since"], "the two reads disagree"
+            for name in ways:
+                assert same(figures["full"], figures[name]), f"{name} and full disagree"
         finally:
             await uow.close()
     median: dict[str, tuple[float, float]] = {}
@@ -190,10 +228,12 @@ async def run(args: argparse.Namespace) -> None:
             f"  {name:6} {samples[name]:>9,} samples read: reads {read_s * 1000:8.1f} ms, "
             f"reads + sweep work {total_s * 1000:8.1f} ms (median of {args.rounds})"
         )
-    print(
-        f"  since / full: reads {median['since'][0] / median['full'][0]:.3f}, "
-        f"reads + work {median['since'][1] / median['full'][1]:.3f}; same figures for every session"
-    )
+    for name, base in (("since", "full"), ("around", "full"), ("around", "since")):
+        print(
+            f"  {name} / {base}: reads {median[name][0] / median[base][0]:.3f}, "
+            f"reads + work {median[name][1] / median[base][1]:.3f}"
+        )
+    print("  same figures for every session, every way")
 
 
 def main() -> None:

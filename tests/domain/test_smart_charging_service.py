@@ -641,10 +641,10 @@ async def test_every_share_covers_its_plan_now_through_incremental_plug_ins(worl
 async def test_the_sweep_reads_fewer_samples_and_decides_as_with_all_of_them(
     world: World,
 ) -> None:
-    """The sweep reads a session's samples from the register reading at or
-    before its plan on (and 10 minutes back at least), not the whole session:
-    at every minute, the drift figures and the draw it checks are those of
-    the full read. The station meters power every minute and its register
+    """The sweep reads a few of a session's samples (the register readings
+    around its plan, the latest register and power readings), not the whole
+    session: at every minute, the drift figures and the draw it checks are
+    those of the full read. The station meters power every minute and its register
     every 15 minutes (clock-aligned), so a power reading is never the
     bookend: metered energy since the plan interpolates between registers."""
     await world.station("CP1")
@@ -685,7 +685,12 @@ async def test_the_sweep_reads_fewer_samples_and_decides_as_with_all_of_them(
         )
         full = await world.uow.read(lambda r: r.meter_values.for_transaction(tx))
         assert row_plan == plan
-        assert short == [s for s in full if s.timestamp >= T0 + timedelta(minutes=30)]
+        # the registers at 16:30 and 16:45 (around the plan), the latest
+        # register and the latest power reading: a few samples, not the night
+        registers = [s.timestamp for s in full if s.sample.measurand.startswith("Energy")]
+        times = {T0 + timedelta(minutes=30), T0 + timedelta(minutes=45), registers[-1]}
+        times.add(world.clock.now)  # power every minute
+        assert short == [s for s in full if s.timestamp in times]
         assert behind_kwh(transaction, plan, short) == behind_kwh(transaction, plan, full)
         assert power_now_w(transaction, short) == power_now_w(transaction, full)
         assert latest_power_reading(short) == latest_power_reading(full)
@@ -757,3 +762,61 @@ async def test_stations_coming_back_wait_on_one_subscription_for_their_own_pass(
         await service.close()
         await uow.close()
     assert world.bus.subscribers == base
+
+
+async def test_the_sweep_gives_the_full_reads_figures_through_resets_glitches_and_phases(
+    world: World,
+) -> None:
+    """Three hours of one plan with a register every minute (the few-samples
+    read stays a few samples), through what makes the few not enough: a
+    glitch (one low reading, back next minute), per-phase registers only, a
+    current without a voltage (no power: the full read looks further back),
+    and a reset (the register falls to 0 and stays). At every minute the
+    drift figures, power now and latest power reading are the full read's."""
+    await world.station("CP1")
+    await world.service.import_signal("price", prices(T0, NIGHT), requested_by="test")
+    tx = await world.plug_in("CP1", meter_start=50_000)
+    await world.service.set_need(
+        tx, energy_kwh=30, departure=T0 + 10 * HOUR, max_power_kw=7, set_by="test"
+    )
+    await world.service.settle()
+    wh, offset = 50_000.0, 0.0
+    sizes: list[int] = []
+    for m in range(1, 181):
+        moment = T0 + timedelta(minutes=m)
+        w = 7000.0 if m % 40 < 30 else 0.0
+        wh += w / 60
+        if m == 150:
+            offset = -wh  # the meter resets to 0 and counts on from there
+        register = wh + offset
+        if m == 60:
+            energy = [SampledValue("100", unit="Wh")]  # a glitch
+        elif 90 <= m < 95:  # per-phase registers only
+            energy = [SampledValue(f"{register / 3:.3f}", unit="Wh", phase=p) for p in "ABC"]
+        else:
+            energy = [SampledValue(f"{register:.0f}", unit="Wh")]
+        if m == 120:  # a current and no voltage: tells no power
+            power = [SampledValue("30", measurand="Current.Import", unit="A")]
+        else:
+            power = [SampledValue(f"{w:g}", measurand="Power.Active.Import", unit="W")]
+        await world.metering.record("CP1", 1, tx, [MeterValue(moment, (*energy, *power))])
+        world.clock.now = moment
+        [(_, _, transaction, plan, short)] = await world.uow.read(
+            lambda r: _sweep_rows(r, world.clock.now, POWER_WINDOW)
+        )
+        full = await world.uow.read(lambda r: r.meter_values.for_transaction(tx))
+        assert plan is not None
+        planned, metered = behind_kwh(transaction, plan, full)
+        assert behind_kwh(transaction, plan, short) == (
+            pytest.approx(planned, abs=1e-9),
+            pytest.approx(metered, abs=1e-9),
+        ), m
+        assert power_now_w(transaction, short) == power_now_w(transaction, full), m
+        assert latest_power_reading(short) == latest_power_reading(full), m
+        sizes.append(len(short))
+    # a few samples a minute; the since-read (hundreds) only while the few
+    # could not tell: the glitch as the latest reading, the current without
+    # a voltage, and from the reset on (the register stays below the plan's)
+    more = [m for m, n in enumerate(sizes, start=1) if n > 8]
+    assert more == [60, 120, *range(150, 181)]
+    assert min(sizes[m - 1] for m in more) > 100

@@ -11,7 +11,7 @@ so nothing is acknowledged to a station before it is durable.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -180,6 +180,28 @@ class MeterValueRepository(Protocol):
         energy since ``since`` interpolates between the register readings
         around it, and a station may report its register less often than its
         power (clock-aligned register, sampled power)."""
+
+    async def around(
+        self, plan_times: Mapping[int, datetime | None]
+    ) -> dict[int, list[StoredMeterValue]]:
+        """Per transaction of ``plan_times`` (our id → when its plan was made,
+        None: no plan), oldest first, the samples of :meth:`for_transaction`
+        taken at one of at most four reading times (every sample at that
+        time, whatever its measurand):
+
+        - the latest energy *register* reading at or before the plan's time,
+        - the first register reading after it,
+        - the latest register reading,
+        - the latest power or current reading (``Power.Active.Import`` or
+          ``Current.Import``, any location).
+
+        A register reading is an ``Energy.Active.Import.Register`` sample at
+        the outlet or without a location, not in ``SignedData`` format. A
+        transaction without any of these times maps to an empty list. It is
+        what metered energy since the plan, power now and the latest power
+        reading need while the register never goes down (the smart-charging
+        sweep, which tells when it did and reads more), in a few rows per
+        session however long the plan has been in force."""
 
     async def for_station(self, station_id: str, limit: int = 1000) -> list[StoredMeterValue]:
         """Oldest first."""
@@ -427,6 +449,10 @@ class SiteRepository(Protocol):
         """A station belongs to at most one site; None takes it out."""
 
     async def site_of(self, station_id: str) -> str | None: ...
+    async def sites_of(self, station_ids: Collection[str]) -> dict[str, str]:
+        """:meth:`site_of` of many stations in a few queries: station → site,
+        stations outside any site left out."""
+
     async def members(self, site_id: str) -> builtins.list[str]: ...
     async def put_event(self, event: FlexEvent, received_at: datetime) -> None:
         """Insert or replace the event with its key (site_id, event_id),
@@ -450,6 +476,13 @@ class ChargingRepository(Protocol):
         """Store a plan (its ``id`` is ignored) and return it with its id."""
 
     async def latest_plan(self, transaction_id: int) -> StoredPlan | None: ...
+    async def latest_plans(self, transaction_ids: Collection[int]) -> dict[int, StoredPlan]:
+        """:meth:`latest_plan` of many sessions in a few queries (sessions
+        without a plan left out)."""
+
+    async def modes(self, station_ids: Collection[str]) -> dict[str, ChargingMode]:
+        """:meth:`mode` of many stations in a few queries (every one given)."""
+
     async def plans(self, transaction_id: int) -> builtins.list[StoredPlan]:
         """Every plan of the session, oldest first."""
 

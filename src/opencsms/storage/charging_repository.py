@@ -20,10 +20,11 @@ Choices the port leaves open:
 from __future__ import annotations
 
 import builtins
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, func, insert, select
 
 from opencsms.domain.smart_charging.planner import Segment
 from opencsms.domain.smart_charging.records import (
@@ -35,7 +36,7 @@ from opencsms.domain.smart_charging.records import (
     StoredPlan,
 )
 from opencsms.storage.pending import Executor, upsert
-from opencsms.storage.smart_charging_repository import from_iso, iso
+from opencsms.storage.smart_charging_repository import IN_BATCH, from_iso, iso
 from opencsms.storage.tables import (
     charging_modes,
     charging_needs,
@@ -203,6 +204,31 @@ class SqlChargingRepository:
             )
         ).first()
         return None if row is None else plan_from_row(row)
+
+    async def latest_plans(self, transaction_ids: Collection[int]) -> dict[int, StoredPlan]:
+        p = charging_plans.c
+        found: dict[int, StoredPlan] = {}
+        keys = sorted(set(transaction_ids))
+        for start in range(0, len(keys), IN_BATCH):
+            chunk = keys[start : start + IN_BATCH]
+            newest = (
+                select(func.max(p.id)).where(p.transaction_id.in_(chunk)).group_by(p.transaction_id)
+            )
+            result = await self._conn.execute(select(charging_plans).where(p.id.in_(newest)))
+            found.update((row.transaction_id, plan_from_row(row)) for row in result)
+        return found
+
+    async def modes(self, station_ids: Collection[str]) -> dict[str, ChargingMode]:
+        m = charging_modes.c
+        found = dict.fromkeys(station_ids, ChargingMode.SMART)
+        keys = sorted(found)
+        for start in range(0, len(keys), IN_BATCH):
+            chunk = keys[start : start + IN_BATCH]
+            result = await self._conn.execute(
+                select(m.station_id, m.mode).where(m.station_id.in_(chunk))
+            )
+            found.update((station_id, ChargingMode(mode)) for station_id, mode in result)
+        return found
 
     async def plans(self, transaction_id: int) -> builtins.list[StoredPlan]:
         p = charging_plans.c

@@ -24,14 +24,27 @@ Choices the ports leave open:
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    and_,
+    column,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+    values,
+)
 from sqlalchemy.exc import IntegrityError
 
-from opencsms.domain.charging_state import ENERGY
+from opencsms.domain.charging_state import CURRENT, ENERGY, POWER
 from opencsms.domain.model import (
     ConnectorStatus,
     IdTag,
@@ -60,7 +73,11 @@ from opencsms.storage.rows import (
     station_from_row,
     stored_meter_value_from_row,
 )
-from opencsms.storage.smart_charging_repository import SqlSignalRepository, SqlSiteRepository
+from opencsms.storage.smart_charging_repository import (
+    IN_BATCH,
+    SqlSignalRepository,
+    SqlSiteRepository,
+)
 from opencsms.storage.tables import (
     UtcDateTime,
     connector_status,
@@ -305,6 +322,17 @@ class SqlMeterValueRepository:
         )
         return [stored_meter_value_from_row(row) for row in result]
 
+    async def around(
+        self, plan_times: Mapping[int, datetime | None]
+    ) -> dict[int, list[StoredMeterValue]]:
+        found: dict[int, list[StoredMeterValue]] = {tx: [] for tx in plan_times}
+        await self._pending.flush_meter_values()
+        pairs = sorted(plan_times.items())
+        for start in range(0, len(pairs), IN_BATCH // 2):  # two parameters a pair
+            for row in await self._conn.execute(_around(pairs[start : start + IN_BATCH // 2])):
+                found[row.transaction_id].append(stored_meter_value_from_row(row))
+        return found
+
     async def for_station(self, station_id: str, limit: int = 1000) -> list[StoredMeterValue]:
         await self._pending.flush_meter_values()
         c = meter_values.c
@@ -317,6 +345,51 @@ class SqlMeterValueRepository:
         )
         result = await self._conn.execute(select(latest).order_by(latest.c.timestamp, latest.c.id))
         return [stored_meter_value_from_row(row) for row in result]
+
+
+def _around(pairs: Sequence[tuple[int, datetime | None]]) -> Select[Any]:
+    """The statement of :meth:`SqlMeterValueRepository.around` for some
+    sessions. One statement for them all: the (transaction, plan time) pairs
+    as a VALUES table (a CTE: SQLite takes no column list on a derived
+    table); each reading time a correlated ORDER BY ... LIMIT 1, which walks
+    the (transaction_id, timestamp) index from one end and stops at its
+    first match (see ``for_transaction_since``); then the rows at those
+    times through the same index."""
+    c = meter_values.c
+    made = (
+        values(column("tid", Integer), column("made", UtcDateTime()), name="made")
+        .data(list(pairs))
+        .cte("made")
+    )
+    register = (
+        c.measurand == ENERGY,
+        or_(c.location.is_(None), c.location == "Outlet"),
+        or_(c.format.is_(None), c.format != "SignedData"),
+    )
+
+    def first(*where: Any, newest: bool = True) -> Any:
+        return (
+            select(c.timestamp)
+            .where(c.transaction_id == made.c.tid, *where)
+            .order_by(c.timestamp.desc() if newest else c.timestamp)
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    times = select(
+        made.c.tid,
+        first(*register, c.timestamp <= made.c.made).label("before"),
+        first(*register, c.timestamp > made.c.made, newest=False).label("after"),
+        first(*register).label("last"),
+        first(c.measurand.in_((POWER, CURRENT))).label("power"),
+    ).subquery("times")
+    t = times.c
+    at_one = or_(*(c.timestamp == when for when in (t.before, t.after, t.last, t.power)))
+    return (
+        select(meter_values)
+        .join(times, and_(c.transaction_id == t.tid, at_one))
+        .order_by(c.transaction_id, c.timestamp, c.id)
+    )
 
 
 class SqlStationEventRepository:

@@ -27,7 +27,7 @@ Choices the ports leave open:
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,6 +67,10 @@ def _overlapping(series: str, start: datetime, end: datetime) -> ColumnElement[b
         .scalar_subquery()
     )
     return and_(r.series == series, r.start_at >= first, r.start_at < end)
+
+
+IN_BATCH = 1000
+"""Keys per ``IN (...)`` of the reads of many (well under any driver's bound-parameter limit)."""
 
 
 class SqlSignalRepository:
@@ -249,6 +253,18 @@ class SqlSiteRepository:
         )
         site_id: str | None = result.scalar_one_or_none()
         return site_id
+
+    async def sites_of(self, station_ids: Collection[str]) -> dict[str, str]:
+        m = site_members.c
+        found: dict[str, str] = {}
+        keys = sorted(set(station_ids))
+        for start in range(0, len(keys), IN_BATCH):
+            chunk = keys[start : start + IN_BATCH]
+            result = await self._conn.execute(
+                select(m.station_id, m.site_id).where(m.station_id.in_(chunk))
+            )
+            found.update((station_id, site_id) for station_id, site_id in result)
+        return found
 
     async def members(self, site_id: str) -> builtins.list[str]:
         m = site_members.c

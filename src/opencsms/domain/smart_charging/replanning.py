@@ -43,6 +43,7 @@ from opencsms.domain.clock import Clock, utc_now
 from opencsms.domain.events import Event, EventBus, Subscription
 from opencsms.domain.model import StoredMeterValue, Transaction
 from opencsms.domain.ports import Repositories, UnitOfWork
+from opencsms.domain.smart_charging.accounting import metered_intervals
 from opencsms.domain.smart_charging.apply_order import waves
 from opencsms.domain.smart_charging.estimates import power_now_w
 from opencsms.domain.smart_charging.live_inputs import (
@@ -124,27 +125,63 @@ SweepRow = tuple[GroupKey, ChargingMode, Transaction, StoredPlan | None, list[St
 
 
 async def _sweep_rows(repos: Repositories, now: datetime, window: timedelta) -> list[SweepRow]:
-    """Each active session with the samples the sweep needs, not all of them:
-    from the register reading at or before its plan (what
-    :func:`~.session_view.behind_kwh` interpolates from) and at least
-    ``window`` back (the latest power reading for the draw check). So the
-    read grows with the plan's age, not the session's (bench/sweep.py); a
-    plan in force all night is still read from its start (e2e: ~400 samples
-    per session by 22:20, 2 a minute since the last re-plan at 19:01)."""
+    """Each active session with the samples the sweep needs, in a few
+    set-based queries for them all, whatever the sessions' and plans' ages:
+    the register readings bracketing its plan's creation and the latest
+    register and power readings (``MeterValueRepository.around``), which give
+    the full read's drift figures, power now and latest power reading while
+    the register does not go down (:func:`_tells_as_much_as_all`). When it
+    did, the session's samples since its plan (at least ``window`` back),
+    as before (bench/sweep.py)."""
+    active = await repos.transactions.list(active_only=True, limit=ACTIVE_LIMIT)
+    stations = {t.station_id for t in active}
+    sites = await repos.sites.sites_of(stations)
+    modes = await repos.charging.modes(stations)
+    plans = await repos.charging.latest_plans([t.id for t in active])
+    few = await repos.meter_values.around(
+        {t.id: plan.created_at if (plan := plans.get(t.id)) is not None else None for t in active}
+    )
     rows: list[SweepRow] = []
-    for t in await repos.transactions.list(active_only=True, limit=ACTIVE_LIMIT):
-        plan = await repos.charging.latest_plan(t.id)
-        since = now - window if plan is None else min(now - window, plan.created_at)
-        rows.append(
-            (
-                await group_of(repos, t.station_id),
-                await repos.charging.mode(t.station_id),
-                t,
-                plan,
-                await repos.meter_values.for_transaction_since(t.id, since),
-            )
-        )
+    for t in active:
+        plan = plans.get(t.id)
+        samples = few[t.id]
+        if not _tells_as_much_as_all(t, samples):
+            since = now - window if plan is None else min(now - window, plan.created_at)
+            samples = await repos.meter_values.for_transaction_since(t.id, since)
+        site_id = sites.get(t.station_id)
+        key = GroupKey("station", t.station_id) if site_id is None else GroupKey("site", site_id)
+        rows.append((key, modes[t.station_id], t, plan, samples))
     return rows
+
+
+def _tells_as_much_as_all(transaction: Transaction, samples: Sequence[StoredMeterValue]) -> bool:
+    """Whether the few samples of ``around`` give what every sample of the
+    session would: :func:`~.session_view.behind_kwh`, :func:`power_now_w`
+    and :func:`latest_power_reading`.
+
+    Energy: with the meter's start, the register readings bracketing the
+    plan and the latest one in order, the energy since the plan is the
+    latest reading less the one interpolated at the plan, when no reading
+    between them counts differently. A register that only climbs does not;
+    a glitch (a low reading the register comes back from) is skipped and
+    does not either. What does is a drop that stays (a reset: counted from
+    the new value) — seen here as the few readings not climbing, which
+    :func:`~.accounting.metered_intervals` reports (any anomaly at all:
+    read more). Not seen: a reset strictly between the brackets after which
+    the register climbs back past the bracket below the latest reading (a
+    lifetime register cannot within a session), and a bracket that is
+    itself a glitch against an earlier reading (the since-read misses that
+    one too).
+
+    Power: the latest power or current reading is the one the full read
+    takes when it tells a power; when it does not (a current without a
+    voltage), the full read looks further back: read more."""
+    if metered_intervals(transaction, samples).anomalies:
+        return False
+    at = latest_power_reading(samples)
+    if at is None:
+        return True
+    return power_now_w(transaction, [s for s in samples if s.timestamp == at]) is not None
 
 
 class Replanner:
