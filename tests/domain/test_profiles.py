@@ -258,6 +258,23 @@ def test_relative_cap_sends_only_the_limit_in_force_and_resends() -> None:
     assert cap.resend_at == at(60) - RESEND_LEAD
 
 
+def test_a_relative_cap_takes_a_decrease_only_as_early_as_its_lead() -> None:
+    """The enforcer's lead is how long until the sweep surely sends again:
+    a decrease 2 minutes ahead is in force now with a 2-minute lead, not
+    with a 1-minute one (it is then sent again a minute before it)."""
+    steps = [Rate(at(0), at(60), 22.08, "kW"), Rate(at(60), at(120), 11.04, "kW")]
+    lead = timedelta(minutes=2)
+    early = station_cap_profile(
+        steps, now=at(58), options=ProfileOptions(kind="Relative", lead=lead)
+    )
+    assert periods(early.payload) == [{"startPeriod": 0, "limit": 16.0}]
+    later = station_cap_profile(
+        steps, now=at(57), options=ProfileOptions(kind="Relative", lead=lead)
+    )
+    assert periods(later.payload) == [{"startPeriod": 0, "limit": 32.0}]
+    assert later.resend_at == at(58)
+
+
 def test_steps_of_reads_back_what_was_built() -> None:
     for options in (ProfileOptions(), ProfileOptions(kind="Relative"), ProfileOptions(unit="W")):
         built = tx_profile(target((0, 30, 11.04), (60, 90, 7.0)), now=NOW, options=options)

@@ -89,6 +89,7 @@ from opencsms.domain.smart_charging.profile_store import (
 from opencsms.domain.smart_charging.profiles import (
     FOREVER,
     KW,
+    RESEND_LEAD,
     BuiltProfile,
     ProfileOptions,
     limit_at,
@@ -129,6 +130,8 @@ class ProfileEnforcer:
         self._clock = clock
         self._tolerance_kw = tolerance_kw
         self._draw_grace = draw_grace
+        self._lead = RESEND_LEAD
+        """How early a single-period schedule takes a decrease (``resend_due``)."""
         self._locks: dict[str, asyncio.Lock] = {}
         self._store = ProfileStore(uow, clock=clock, events=events)
         self._sender = ProfileSender(commands, verify_timeout=verify_timeout)
@@ -244,6 +247,9 @@ class ProfileEnforcer:
         periods, as measured on the clock); otherwise a poll coming later than
         the cut's lead lets the cut's last period (the smallest limit cut,
         often 0) run until it comes (e2e: KEBA held at 0 between sweeps)."""
+        if within > timedelta(0):
+            # the poll comes again within `within`: a single period need look no further
+            self._lead = min(RESEND_LEAD, within)
         due = await self._uow.read(lambda r: r.charging.profiles_due(self._clock() + within))
         sent = 0
         for station_id in dict.fromkeys(record.station_id for record in due):
@@ -303,7 +309,9 @@ class ProfileEnforcer:
         rejected: ProfileRecord | None = None
         while current is not None:
             step = current
-            options = options_for_step(step, station.base, periods=periods)
+            options = replace(
+                options_for_step(step, station.base, periods=periods), lead=self._lead
+            )
             now = self._clock()
             built = wanted.built(now, options)
             attempts += 1
