@@ -820,3 +820,62 @@ async def test_the_sweep_gives_the_full_reads_figures_through_resets_glitches_an
     more = [m for m, n in enumerate(sizes, start=1) if n > 8]
     assert more == [60, 120, *range(150, 181)]
     assert min(sizes[m - 1] for m in more) > 100
+
+
+class FailingOnceEnforcer(RecordingEnforcer):
+    """Records like its parent; its first draw check raises."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    async def check_draw(
+        self, station_id: str, connector_id: int, measured_kw: float, at: datetime
+    ) -> None:
+        await super().check_draw(station_id, connector_id, measured_kw, at)
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("the station's state could not be read")
+
+
+async def test_the_sweep_checks_each_power_reading_once(world: World) -> None:
+    """A power reading is checked for its draw at one sweep, not at every
+    sweep until a newer one comes (each check loads the station's state);
+    a check that failed is tried again at the next sweep; a connector whose
+    session ended is forgotten, and its next session's readings checked."""
+    await world.service.close()
+    world.enforcer = enforcer = FailingOnceEnforcer()
+    world.service = SmartChargingService(
+        world.uow, enforcer, options=SmartChargingOptions(debounce=0.0), clock=world.clock,
+        events=world.bus,
+    )  # fmt: skip
+    await world.station("CP1")
+    tx = await world.plug_in("CP1")
+
+    async def reading(minute: int, w: float) -> None:
+        moment = T0 + timedelta(minutes=minute)
+        power = SampledValue(f"{w:g}", measurand="Power.Active.Import", unit="W")
+        await world.metering.record("CP1", 1, tx, [MeterValue(moment, (power,))])
+        world.clock.now = moment
+
+    await reading(1, 7000)
+    await world.service.sweep()  # fails
+    await world.service.sweep()  # tried again
+    await world.service.sweep()  # checked: not again
+    world.clock.now += timedelta(minutes=5)
+    await world.service.sweep()
+    first = ("CP1", 1, 7.0, T0 + timedelta(minutes=1))
+    assert enforcer.draws == [first, first]
+    await reading(7, 6500)
+    await world.service.sweep()
+    await world.service.sweep()
+    second = ("CP1", 1, 6.5, T0 + timedelta(minutes=7))
+    assert enforcer.draws == [first, first, second]
+    # a new session on the connector, its first reading taken before the last
+    # one checked (a station clock set back): checked all the same
+    await world.transactions.stop(TransactionStop("CP1", tx, 9000, T0 + timedelta(minutes=8)))
+    await world.service.sweep()
+    tx = await world.plug_in("CP1", at=T0 + timedelta(minutes=2))
+    await reading(3, 3000)
+    await world.service.sweep()
+    assert enforcer.draws[-1] == ("CP1", 1, 3.0, T0 + timedelta(minutes=3))

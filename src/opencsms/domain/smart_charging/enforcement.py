@@ -205,6 +205,11 @@ class ProfileEnforcer:
         it), and it is held against the *highest* limit those profiles asked
         over that grace before ``at`` (a reading just after a step down is
         not held against the lower step)."""
+        if measured_kw <= self._tolerance_kw:
+            # Within the tolerance of any limit (none we send is below 0):
+            # nothing to escalate, without loading the station (a car paused
+            # or done, most of a smart-charging night).
+            return None
         async with self._lock(station_id):
             station = await self._store.load(station_id)
             grace = max(self._draw_grace, station.sample_interval)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -167,11 +168,12 @@ def _tells_as_much_as_all(transaction: Transaction, samples: Sequence[StoredMete
     does not either. What does is a drop that stays (a reset: counted from
     the new value) — seen here as the few readings not climbing, which
     :func:`~.accounting.metered_intervals` reports (any anomaly at all:
-    read more). Not seen: a reset strictly between the brackets after which
-    the register climbs back past the bracket below the latest reading (a
-    lifetime register cannot within a session), and a bracket that is
-    itself a glitch against an earlier reading (the since-read misses that
-    one too).
+    read more). Not seen: a reset between the bracket after the plan and the
+    latest reading from which the register climbed back to at least that
+    bracket (a lifetime register cannot, within a session), and a bracket
+    that is itself a glitch against an earlier reading (the since-read
+    missed that one too). Tested through a glitch, per-phase registers, a
+    reset and a current without a voltage (test_smart_charging_service).
 
     Power: the latest power or current reading is the one the full read
     takes when it tells a power; when it does not (a current without a
@@ -207,6 +209,9 @@ class Replanner:
         self._targets: dict[str, StationTarget] = {}
         """The target last applied per station (what it holds, for the order)."""
         self._pass_time = timedelta()
+        self._drawn: dict[tuple[str, int], datetime] = {}
+        """Per (station, connector) with a session, the time of the latest
+        power reading its draw was checked at (a reading is checked once)."""
         self._sweeps: list[datetime] = []
         """When the last sweeps started (clock time): how far apart they come."""
         self._runners: dict[GroupKey, asyncio.Task[None]] = {}
@@ -522,21 +527,44 @@ class Replanner:
         now = self._clock()
         self._sweeps = [*self._sweeps[-(SWEEPS_KEPT - 1) :], now]
         window = max(POWER_WINDOW, 2 * self.sweep_period())
+        started = time.perf_counter()  # real time: what the sweep costs the node
         rows = await self._uow.read(lambda r: _sweep_rows(r, now, window))
+        read_s = time.perf_counter() - started
         drifted: dict[GroupKey, None] = {}
+        drawn: dict[tuple[str, int], datetime] = {}
+        checks = 0
         for key, mode, transaction, plan, samples in rows:
             at = latest_power_reading(samples)
             power = power_now_w(transaction, samples)
-            if power is not None and at is not None:
+            connector = (transaction.station_id, transaction.connector_id)
+            checked = self._drawn.get(connector)
+            if checked is not None:
+                drawn[connector] = checked
+            # A reading checked once is not checked again: its verdict stands
+            # (no profile bounding it has changed since, or a change sent after
+            # it makes it no evidence), and each check loads the station.
+            if power is not None and at is not None and (checked is None or at > checked):
+                checks += 1
                 try:
                     await self._enforcer.check_draw(
                         transaction.station_id, transaction.connector_id, power / 1000.0, at
                     )
+                    drawn[connector] = at
                 except Exception:
                     log.exception("draw check failed", station=transaction.station_id)
             if mode is ChargingMode.SMART and plan is not None:
                 if self._drifted(transaction, plan, samples):
                     drifted[key] = None
+        self._drawn = drawn  # connectors without a session now are forgotten
+        log.info(
+            "smart charging sweep",
+            sessions=len(rows),
+            samples=sum(len(row[4]) for row in rows),
+            draw_checks=checks,
+            drifted=len(drifted),
+            read_ms=round(read_s * 1000, 1),
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
         for key in drifted:
             self.schedule(key, "drift")
         await self._enforcer.resend_due(within=2 * self.sweep_period())
