@@ -24,13 +24,17 @@ from opencsms.domain.smart_charging.site_problem import (
 )
 
 
-def charge_through_short_pauses(problem: SiteProblem, energy: FloatArray) -> FloatArray:
+def charge_through_short_pauses(
+    problem: SiteProblem, energy: FloatArray, floor_kw: float | None = None
+) -> FloatArray:
     """Each car's pauses of :data:`MAX_PAUSE` or less (and, for a car charging
     now, a wait that short before its next charge) charged through at the
     lower of the neighbours' powers, where the cap has room. The energy comes
     from the car's unmet need, else from its heaviest other slots (earlier
     first), never below their forced energy; a change is kept only when the
-    car has fewer short pauses after it."""
+    car has fewer short pauses after it. With ``floor_kw`` (the least a
+    charger can be told), a pause is charged through only at that power or
+    more, and a donor slot keeps at least that much (no new sliver)."""
     energy = energy.copy()
     used: FloatArray = np.bincount(
         problem.edge_slot, weights=energy, minlength=len(problem.slots)
@@ -39,7 +43,7 @@ def charge_through_short_pauses(problem: SiteProblem, energy: FloatArray) -> Flo
         if last - first < 2:
             continue
         for _ in range(4 * (last - first)):
-            change = _fill_one_pause(problem, energy, used, car)
+            change = _fill_one_pause(problem, energy, used, car, floor_kw or 0.0)
             if change is None:
                 break
             used += np.bincount(
@@ -74,7 +78,7 @@ def _short_pauses(problem: SiteProblem, x: FloatArray, car: int) -> list[tuple[i
 
 
 def _fill_one_pause(
-    problem: SiteProblem, energy: FloatArray, used: FloatArray, car: int
+    problem: SiteProblem, energy: FloatArray, used: FloatArray, car: int, floor_kw: float
 ) -> FloatArray | None:
     """The car's energies with its first fillable short pause charged through,
     or None when none can be."""
@@ -87,6 +91,8 @@ def _fill_one_pause(
     for i, j in pauses:
         neighbours = [k for k in (i - 1, j) if 0 <= k < len(x)]
         power = min(float(x[k] / hours[k]) for k in neighbours)
+        if power < floor_kw - TOLERANCE:
+            continue
         add = power * hours[i:j]
         rooms = [
             problem.cap_kw[int(t)] * problem.slots[int(t)].hours - used[int(t)]
@@ -104,7 +110,12 @@ def _fill_one_pause(
         for k in donors:
             if owed <= 0:
                 break
-            take = min(owed, float(x[k] - problem.edge_min[first + k]))
+            keep = float(problem.edge_min[first + k])
+            if floor_kw > 0 and x[k] >= floor_kw * hours[k] - TOLERANCE:
+                keep = max(keep, floor_kw * hours[k])
+            elif floor_kw > 0:
+                keep = float(x[k])  # already under the floor: not made any smaller
+            take = min(owed, float(x[k]) - keep)
             if take > 0:
                 candidate[k] -= take
                 owed -= take

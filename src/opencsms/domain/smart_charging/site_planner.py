@@ -147,15 +147,17 @@ def plan_site(
     energy: FloatArray | None = None
     reason = "greedy requested"
     chosen: Method = "greedy"
+    repaired = problem
     if method == "auto":
         deadline = time.monotonic() + time_limit_s
         energy, reason = _solve_lp(problem, deadline)
         chosen = "lp" if energy is not None else "greedy"
         if energy is not None and floor_kw is not None:
-            energy = without_slivers(problem, energy, floor_kw, _solve_lp, deadline)
+            repaired, energy = without_slivers(problem, energy, floor_kw, _solve_lp, deadline)
     if energy is None:
         energy = _greedy(problem)
-    energy = charge_through_short_pauses(problem, energy)
+    # within the repaired caps: the room kept for a car's last kWh stays free
+    energy = charge_through_short_pauses(repaired, energy, floor_kw)
     plans = []
     for car, request in enumerate(requests):
         first, last = problem.cars[car]

@@ -1,4 +1,4 @@
-"""No slivers where the cap is full: a joint plan a charger can be told.
+"""No slivers the cap leaves no room for: a joint plan a charger can be told.
 
 A charger cannot be told less than 6 A (IEC 61851-1: the pilot then offers
 0), so a car planned at less than that in a slot charges nothing there. In a
@@ -17,8 +17,11 @@ short) within a second, so instead the LP's answer is repaired in rounds:
   car charging there that stays at or above the floor after giving it (the
   slot's total, and so its cost and the cap, unchanged); both are fixed at
   their new values;
-- without such a donor the sliver is dropped and the slot's cap lowered by
-  it (so the next round does not hand it to another car);
+- a car's last kWh (it needs less than the floor gives in the slot) stays,
+  and the slot's cap is lowered by what it lacks of the floor: the room to
+  tell it at the floor for a shorter time (:func:`~.live_plan.tellable`);
+- else the sliver is dropped and the slot's cap lowered by it (so the next
+  round does not hand it to another car);
 - the LP is solved again with these fixed, and the cars find what they gave
   or lost in other slots.
 
@@ -50,11 +53,13 @@ Solve = Callable[[SiteProblem, float], tuple[FloatArray | None, str]]
 
 def without_slivers(
     problem: SiteProblem, energy: FloatArray, floor_kw: float, solve: Solve, deadline: float
-) -> FloatArray:
+) -> tuple[SiteProblem, FloatArray]:
     """``energy`` (kWh per edge, the LP's optimum of ``problem``) with no car
-    under ``floor_kw`` in a slot where the cap is full, as far as the
+    under ``floor_kw`` in a slot where the others leave it no room to be
+    told at the floor for a shorter time, as far as the
     rounds above manage without leaving cars shorter (``solve`` re-solves a
-    problem by the ``deadline`` of ``time.monotonic()``)."""
+    problem by the ``deadline`` of ``time.monotonic()``), with the problem
+    as repaired (what later passes must respect: fixed edges, lowered caps)."""
     hours = np.array([slot.hours for slot in problem.slots], dtype=np.float64)
     floor = floor_kw * hours[problem.edge_slot]
     short = float(problem.needs.sum() - energy.sum())
@@ -71,21 +76,22 @@ def without_slivers(
             accepted |= slivers  # these stay: the cars would end shorter without them
             continue
         problem, energy = repaired, found
-    return energy
+    return problem, energy
 
 
 def _slivers(
     problem: SiteProblem, energy: FloatArray, floor: FloatArray, hours: FloatArray
 ) -> BoolArray:
-    """Edges under the floor in a full slot, not fixed (active or repaired)."""
+    """Edges under the floor where the others leave no room to tell them at
+    the floor for a shorter time, not fixed (active or repaired)."""
     cap = np.array(problem.cap_kw, dtype=np.float64) * hours
     used = np.bincount(problem.edge_slot, weights=energy, minlength=len(problem.slots))
-    full = np.isfinite(cap) & (used >= cap - SLIVER_KWH)
+    room = cap[problem.edge_slot] - used[problem.edge_slot] + energy  # inf: uncapped
     free = problem.edge_min < problem.edge_max
     return (
         (energy > SLIVER_KWH)
         & (energy < floor - SLIVER_KWH)
-        & full[problem.edge_slot]
+        & (room < floor - SLIVER_KWH)
         & free
         & (problem.edge_min <= SLIVER_KWH)
     )
@@ -129,6 +135,12 @@ def _lift_or_drop(
             for e in (a, b):
                 lower[e] = upper[e] = plan[e]
                 free[e] = False
+        elif not fits and plan[b] > SLIVER_KWH:
+            # the car's last kWh: it can be told at the floor for a shorter time
+            # if the others leave it room for that, so keep the room free
+            cap[slot] -= gap / hours[slot]
+            lower[b] = upper[b] = plan[b]
+            free[b] = False
         else:
             cap[slot] -= plan[b] / hours[slot]
             plan[b] = 0.0
