@@ -117,11 +117,20 @@ def current(a: float) -> SampledValue:
     return SampledValue(f"{a:g}", "Current.Import", "A")
 
 
+async def plan(r: Repositories, tx: int, made: datetime) -> None:
+    segment = Segment(made, made + timedelta(hours=1), 7.0)
+    await r.charging.add_plan(StoredPlan(0, tx, "CP-1", 1, made, "test", "single", (segment,), 7.0))
+
+
 async def around(
     uow: SqlUnitOfWork, plan_times: dict[int, float | None]
 ) -> dict[int, list[tuple[float, str, str]]]:
-    times = {tx: None if s is None else at(s) for tx, s in plan_times.items()}
-    found = await uow.read(lambda r: r.meter_values.around(times))
+    """``around`` the sessions, each with a newer plan made ``plan_times``
+    after T0 first (None: none)."""
+    for tx, seconds in plan_times.items():
+        if seconds is not None:
+            await uow.run(lambda r, tx=tx, s=seconds: plan(r, tx, at(s)))
+    found = await uow.read(lambda r: r.meter_values.around(list(plan_times)))
     return {tx: shown(samples) for tx, samples in found.items()}
 
 
@@ -166,7 +175,7 @@ async def test_around_reads_the_registers_bracketing_the_plan_the_last_and_the_p
     ]
     # made after the latest register: it brackets from below, nothing above
     assert [s for s, m, _ in (await around(uow, {tx: 500}))[tx] if m == "Energ"] == [240]
-    assert await uow.read(lambda r: r.meter_values.around({})) == {}
+    assert await uow.read(lambda r: r.meter_values.around([])) == {}
 
 
 async def test_around_is_the_full_read_at_those_times_for_many_sessions(
@@ -193,7 +202,10 @@ async def test_around_is_the_full_read_at_those_times_for_many_sessions(
             lambda r, v=values, tx=tx, i=i: r.meter_values.add(f"CP-{i}", 1, tx, v, at(1))
         )
         made[tx] = None if i % 7 == 0 else at(60 * (i % 31) + 30 * (i % 2))
-    found = await uow.read(lambda r: r.meter_values.around(made))
+        if (when := made[tx]) is not None:  # an older plan first: the latest one counts
+            await uow.run(lambda r, tx=tx, w=when: plan(r, tx, w - timedelta(minutes=10)))
+            await uow.run(lambda r, tx=tx, w=when: plan(r, tx, w))
+    found = await uow.read(lambda r: r.meter_values.around(list(made)))
     assert found.keys() == made.keys()
     for tx, plan_at in made.items():
         full = await uow.read(lambda r, tx=tx: r.meter_values.for_transaction(tx))

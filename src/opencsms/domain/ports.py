@@ -11,7 +11,7 @@ so nothing is acknowledged to a station before it is durable.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -181,27 +181,25 @@ class MeterValueRepository(Protocol):
         around it, and a station may report its register less often than its
         power (clock-aligned register, sampled power)."""
 
-    async def around(
-        self, plan_times: Mapping[int, datetime | None]
-    ) -> dict[int, list[StoredMeterValue]]:
-        """Per transaction of ``plan_times`` (our id → when its plan was made,
-        None: no plan), oldest first, the samples of :meth:`for_transaction`
-        taken at one of at most four reading times (every sample at that
-        time, whatever its measurand):
+    async def around(self, transaction_ids: Collection[int]) -> dict[int, list[StoredMeterValue]]:
+        """Per transaction (every id given), oldest first, the samples of
+        :meth:`for_transaction` taken at one of at most four reading times
+        (every sample at that time, whatever its measurand):
 
-        - the latest energy *register* reading at or before the plan's time,
+        - the latest energy *register* reading at or before the creation of
+          the session's latest plan (:meth:`ChargingRepository.latest_plan`),
         - the first register reading after it,
         - the latest register reading,
         - the latest power or current reading (``Power.Active.Import`` or
           ``Current.Import``, any location).
 
         A register reading is an ``Energy.Active.Import.Register`` sample at
-        the outlet or without a location, not in ``SignedData`` format. A
-        transaction without any of these times maps to an empty list. It is
-        what metered energy since the plan, power now and the latest power
-        reading need while the register never goes down (the smart-charging
-        sweep, which tells when it did and reads more), in a few rows per
-        session however long the plan has been in force."""
+        the outlet or without a location, not in ``SignedData`` format; a
+        session without a plan has no brackets. It is what metered energy
+        since the plan, power now and the latest power reading need while
+        the register never goes down (the smart-charging sweep, which tells
+        when it did and reads more), in a few rows per session however long
+        the plan has been in force."""
 
     async def for_station(self, station_id: str, limit: int = 1000) -> list[StoredMeterValue]:
         """Oldest first."""

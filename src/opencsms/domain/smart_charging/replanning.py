@@ -139,9 +139,7 @@ async def _sweep_rows(repos: Repositories, now: datetime, window: timedelta) -> 
     sites = await repos.sites.sites_of(stations)
     modes = await repos.charging.modes(stations)
     plans = await repos.charging.latest_plans([t.id for t in active])
-    few = await repos.meter_values.around(
-        {t.id: plan.created_at if (plan := plans.get(t.id)) is not None else None for t in active}
-    )
+    few = await repos.meter_values.around([t.id for t in active])
     rows: list[SweepRow] = []
     for t in active:
         plan = plans.get(t.id)
