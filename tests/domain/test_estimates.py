@@ -175,3 +175,30 @@ def test_estimate_while_charging() -> None:
     assert abs(estimate.finish_at - (now + timedelta(hours=1))) < timedelta(seconds=1)
     paused = estimate_session(ACTIVE, samples, "SuspendedEVSE", now, 9.936, phases=3)
     assert paused.time_to_finish is None and paused.finish_at is None
+
+
+def test_a_car_drawing_what_its_plan_offers_now_keeps_its_assumed_power() -> None:
+    """Measured power wins only when it tells: a car offered 4.14 kW now (and
+    7.4 kW later in its plan) that draws 4.14 kW could take more; a car
+    offered 7.4 kW that draws 4.0 kW could not. Comparing the reading with
+    the plan's *highest* power made nine cars of the e2e night 4.14 kW cars."""
+    from opencsms.domain.smart_charging.live_inputs import LiveDefaults, max_power_kw
+    from opencsms.domain.smart_charging.planner import Segment
+    from opencsms.domain.smart_charging.records import StoredPlan
+
+    plan = StoredPlan(
+        1, 1, "CP1", 1, T0, "need", "lp",
+        (
+            Segment(T0, T0 + timedelta(hours=1), 4.14),
+            Segment(T0 + timedelta(hours=1), T0 + timedelta(hours=2), 7.4),
+        ),
+        10.0,
+    )  # fmt: skip
+    defaults = LiveDefaults(power_kw=7.4)
+    at_floor = [s(30, P, "4140", "W")]
+    assert max_power_kw(ACTIVE, at_floor, None, [plan], defaults) == (7.4, "default")
+    held_back = [s(30, P, "4140", "W"), s(90, P, "4000", "W")]
+    assert max_power_kw(ACTIVE, held_back, None, [plan], defaults) == (4.14, "measured")
+    # a reading in the minute after the rise still shows the old limit: no verdict
+    just_after = [s(30, P, "4140", "W"), s(60, P, "4140", "W")]
+    assert max_power_kw(ACTIVE, just_after, None, [plan], defaults) == (7.4, "default")

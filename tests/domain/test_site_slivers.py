@@ -152,3 +152,21 @@ def test_among_equal_cost_plans_a_re_plan_keeps_the_previous_one() -> None:
         result = plan_site(cars, price, [], cap, previous=previous)
         by_car = {plan.car_id: list(plan.segments) for plan in result.plans}
         assert by_car == previous
+
+
+def test_an_active_car_keeps_the_power_it_charges_at_not_its_full_power() -> None:
+    """A re-plan keeps an active car charging to the end of its slot at the
+    power it has (``active_kw``), so a car due earlier still gets the rest
+    of the cap: forced to full power, the active car took 11 of 15 kW and
+    the car due at the slot's end could not be served (e2e at 01:45)."""
+    price = series([10.0, 30.0, 30.0], "p/kWh")
+    cap = series([15.0, 15.0, 15.0], "kW")
+    active = ChargeRequest("active", at(0), at(3), 11.0, 6.0)
+    due = ChargeRequest("due", at(0), at(1), 11.0, 5.5)  # 11 kW for the whole first slot
+    until = {"active": at(1)}
+    squeezed = plan_site([active, due], price, [], cap, active_until=until)
+    assert squeezed.plans[1].shortfall_kwh > 1.0  # full power for the active car
+    kept = plan_site([active, due], price, [], cap, active_until=until, active_kw={"active": 4.0})
+    assert [p.shortfall_kwh for p in kept.plans] == [0.0, 0.0]
+    first = [s for s in kept.plans[0].segments if s.start < at(1)]
+    assert [(s.start, s.end, round(s.power_kw, 6)) for s in first] == [(at(0), at(1), 4.0)]

@@ -107,6 +107,15 @@ def power_now_w(
     return None
 
 
+def power_readings_w(
+    transaction: Transaction, samples: Sequence[StoredMeterValue], phases: int = 1
+) -> list[tuple[datetime, float]]:
+    """(reading time, W) of every reading time that tells a power, oldest first."""
+    groups = _by_time(samples)
+    readings = [(at, _power_at(transaction, groups[at], phases)) for at in sorted(groups)]
+    return [(at, power) for at, power in readings if power is not None]
+
+
 def peak_power_w(
     transaction: Transaction, samples: Sequence[StoredMeterValue], phases: int = 1
 ) -> float | None:

@@ -13,9 +13,9 @@ Choices, each in the function that makes it:
 - the need is the session's total energy: what the meter has already
   recorded (accounting's register deltas) is taken off;
 - measured power wins over the need's and the default power, but only when it
-  tells something: a car that drew clearly less than it was offered, or more
-  than assumed (a car held at 3 kW by our own profile says nothing about
-  whether it could take 7.4);
+  tells something: a car that drew clearly less than its plan offered it at
+  that time, or more than assumed (a car held at 3 kW by our own profile says
+  nothing about whether it could take 7.4);
 - the car's power is planned as a profile can express it (one decimal of A,
   :func:`~.profiles.expressible_kw`): a plan the station cannot be told is a
   plan the car ends short of.
@@ -32,9 +32,9 @@ from opencsms.domain.charging_state import CURRENT, POWER
 from opencsms.domain.model import StoredMeterValue, Transaction
 from opencsms.domain.ports import Repositories
 from opencsms.domain.smart_charging.accounting import metered_intervals
-from opencsms.domain.smart_charging.estimates import peak_power_w
+from opencsms.domain.smart_charging.estimates import peak_power_w, power_readings_w
 from opencsms.domain.smart_charging.grid import FlexEvent, add_price_adders, effective_cap
-from opencsms.domain.smart_charging.profiles import expressible_kw
+from opencsms.domain.smart_charging.profiles import RESEND_LEAD, expressible_kw
 from opencsms.domain.smart_charging.rates import Rate
 from opencsms.domain.smart_charging.records import (
     DEFAULT_CO2_SERIES,
@@ -50,6 +50,8 @@ ACTIVE_LIMIT = 100_000
 MIN_HORIZON = timedelta(hours=1)
 OFFERED_SHARE = 0.95
 """A car that drew less than this share of the power it was offered took all it could."""
+OFFER_SETTLES = timedelta(seconds=60)
+"""How long a change of the offered power takes to show in a reading."""
 DEFAULT_NEED_BY = "default"
 
 
@@ -146,12 +148,41 @@ def max_power_kw(
     if peak_w is None or peak_w <= 0:
         return assumed, source
     peak = peak_w / 1000.0
-    offered = max((s.power_kw for p in plans for s in p.segments), default=None)
-    if peak > assumed or (offered is not None and peak < OFFERED_SHARE * offered):
+    if peak > assumed or not plans:
         return peak, "measured"
-    if offered is None:
+    plan = plans[-1]
+    readings = _readings_kw(transaction, samples, plan)
+    offered = max((_offered_kw(plan, at) for at, _ in readings), default=0.0)
+    # never reached what it was offered: it took all it could
+    if offered > 0 and max(kw for _, kw in readings) < OFFERED_SHARE * offered:
         return peak, "measured"
     return assumed, source
+
+
+def _readings_kw(
+    transaction: Transaction, samples: Sequence[StoredMeterValue], plan: StoredPlan
+) -> list[tuple[datetime, float]]:
+    """The power readings taken under ``plan``, a profile's reaction after it was made."""
+    since = plan.created_at + OFFER_SETTLES
+    return [(at, w / 1000.0) for at, w in power_readings_w(transaction, samples) if at >= since]
+
+
+def _offered_kw(plan: StoredPlan, at: datetime) -> float:
+    """The least ``plan`` offered around ``at``: from the reaction time
+    before it (a reading just after a rise still shows the old limit) to
+    :data:`~.profiles.RESEND_LEAD` after it (a one-period cap takes a coming
+    decrease that early). A car offered 7.4 kW *later* in its plan and
+    drawing the 4.1 it is offered now says nothing about what it can take
+    (e2e: nine cars of a night were planned at 4.1 kW by that misreading
+    and ended short)."""
+
+    def power(moment: datetime) -> float:
+        return sum(s.power_kw for s in plan.segments if s.start <= moment < s.end)
+
+    moments = [at - OFFER_SETTLES, at]
+    moments += [s.start for s in plan.segments if at < s.start <= at + RESEND_LEAD]
+    moments += [s.end for s in plan.segments if at < s.end <= at + RESEND_LEAD]
+    return min(power(moment) for moment in moments)
 
 
 def latest_power_reading(samples: Sequence[StoredMeterValue]) -> datetime | None:

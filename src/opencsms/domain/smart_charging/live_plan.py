@@ -138,29 +138,45 @@ def _request(
     )
 
 
-def _active_until(session: SessionInput, now: datetime) -> datetime | None:
-    """The end of the current plan's segment charging at ``now``, if any."""
+def _active_segment(session: SessionInput, now: datetime, price: Sequence[Rate]) -> Segment | None:
+    """The part of the current plan's segment charging at ``now`` that lies
+    in the slot of ``now`` (the signal's step): what a re-plan keeps. A merged
+    segment can run for hours; kept whole it held the cap for cars due
+    earlier (e2e: four cars planned nothing at 01:45 and ended short)."""
     plan = session.latest_plan
     if plan is None or plan.method in ("on", "off"):
         return None
     for segment in plan.segments:
         # a segment under the floor is sent as 0: the car is not charging
         if segment.start <= now < segment.end and segment.power_kw >= FLOOR_KW - 1e-9:
-            return segment.end
+            slot = rate_at(price, now)
+            end = segment.end if slot is None else min(segment.end, slot.end)
+            return Segment(now, end, segment.power_kw)
     return None
 
 
+def _active_until(session: SessionInput, now: datetime, price: Sequence[Rate]) -> datetime | None:
+    segment = _active_segment(session, now, price)
+    return segment.end if segment is not None else None
+
+
 def _actives(
-    smart: Sequence[tuple[str, SessionInput]], requests: Sequence[ChargeRequest], now: datetime
-) -> dict[str, datetime]:
-    """Per car charging now, the end of the segment it charges in (never
-    ended early: issue 5's comfort rule, and without it re-plans a minute
+    smart: Sequence[tuple[str, SessionInput]],
+    requests: Sequence[ChargeRequest],
+    now: datetime,
+    price: Sequence[Rate],
+) -> tuple[dict[str, datetime], dict[str, float]]:
+    """Per car charging now, the end of its slot and the power it charges at
+    (never ended early: issue 5's comfort rule; without it re-plans a minute
     apart stopped and started cars as equal-cost plans alternated)."""
-    return {
-        request.car_id: until
-        for (_, session), request in zip(smart, requests, strict=True)
-        if (until := _active_until(session, now)) is not None
-    }
+    until: dict[str, datetime] = {}
+    power: dict[str, float] = {}
+    for (_, session), request in zip(smart, requests, strict=True):
+        segment = _active_segment(session, now, price)
+        if segment is not None:
+            until[request.car_id] = segment.end
+            power[request.car_id] = segment.power_kw
+    return until, power
 
 
 def _previous(
@@ -210,7 +226,8 @@ def _stored(
         created_at=now,
         reason=reason,
         method=method,
-        segments=plan.segments,
+        # to the mW: an LP's 5.8600000424 kW must not read as more than a 5.860 share
+        segments=tuple(replace(s, power_kw=round(s.power_kw, 6)) for s in plan.segments),
         need_kwh=session.remaining_kwh,
         shortfall_kwh=plan.shortfall_kwh,
         unplanned_kwh=plan.unplanned_kwh,
@@ -379,13 +396,15 @@ def plan_group(inputs: GroupInputs, reason: str) -> list[StoredPlan]:
             return out
     if inputs.cap is not None:
         cap = subtract_load(inputs.cap, on_segments)
+        active_until, active_kw = _actives(smart, requests, now, price)
         site_plan = plan_site(
             requests,
             price,
             co2,
             cap,
             objective=objective,
-            active_until=_actives(smart, requests, now),
+            active_until=active_until,
+            active_kw=active_kw,
             previous=_previous(smart, requests, now),
             floor_kw=FLOOR_KW,
         )
@@ -411,7 +430,7 @@ def plan_group(inputs: GroupInputs, reason: str) -> list[StoredPlan]:
             co2,
             now=now,
             objective=objective,
-            active_until=_active_until(session, now),
+            active_until=_active_until(session, now, price),
         )
         [plan] = tellable([plan], [request], price, co2, now)
         out.append(
@@ -478,13 +497,15 @@ def _plan_the_rest(
     left = subtract_load(cap, [*on_segments, *kept_load])
     their = [requests[i] for i in rest]
     theirs = [smart[i] for i in rest]
+    active_until, active_kw = _actives(theirs, their, now, price)
     site_plan = plan_site(
         their,
         price,
         co2,
         left,
         objective=objective,
-        active_until=_actives(theirs, their, now),
+        active_until=active_until,
+        active_kw=active_kw,
         previous=_previous(theirs, their, now),
         floor_kw=FLOOR_KW,
     )

@@ -115,6 +115,7 @@ def plan_site(
     active_until: Mapping[str, datetime] | None = None,
     previous: Mapping[str, Sequence[Segment]] | None = None,
     floor_kw: float | None = None,
+    active_kw: Mapping[str, float] | None = None,
 ) -> SitePlan:
     """Joint plans for ``requests`` sharing the site ceiling ``cap`` (kW steps,
     as :func:`~opencsms.domain.smart_charging.grid.effective_cap` gives; time it
@@ -130,7 +131,10 @@ def plan_site(
     ``plug_in`` (the planning start) until then (clipped to its departure and
     the signals), as far as its need and the cap allow — when the active cars
     together exceed the cap in a slot, each gets its forced power scaled by
-    the same factor so that the cap is used in full.
+    the same factor so that the cap is used in full. ``active_kw`` gives
+    such a car the power it keeps instead of its full power (a re-plan keeps
+    the power of the slot it is in: full power squeezed cars due earlier
+    out of the cap, e2e).
 
     ``previous`` maps a ``car_id`` to the segments of the plan it has now: a
     re-plan. A site LP has many optima of equal cost (two cars can swap
@@ -143,7 +147,16 @@ def plan_site(
     is full, the LP's plan is repaired so that no car is planned under it
     (:mod:`.site_slivers`).
     """
-    problem = _build(requests, price, co2, cap or (), objective, active_until or {}, previous or {})
+    problem = _build(
+        requests,
+        price,
+        co2,
+        cap or (),
+        objective,
+        active_until or {},
+        previous or {},
+        active_kw or {},
+    )
     energy: FloatArray | None = None
     reason = "greedy requested"
     chosen: Method = "greedy"
@@ -202,6 +215,7 @@ def _build(
     objective: Objective,
     active_until: Mapping[str, datetime],
     previous: Mapping[str, Sequence[Segment]],
+    active_kw: Mapping[str, float],
 ) -> SiteProblem:
     windows: list[tuple[datetime, datetime]] = []
     for request in requests:
@@ -281,7 +295,21 @@ def _build(
         np.array(edge_car, dtype=np.int64),
         np.array(edge_slot, dtype=np.int64),
         edge_max_array,
-        _forced(slots, cap_kw, cars, edge_slot, edge_max_array, needs, forced_end),
+        _forced(
+            slots,
+            cap_kw,
+            cars,
+            edge_slot,
+            np.minimum(
+                edge_max_array,
+                [
+                    active_kw.get(requests[int(c)].car_id, math.inf) * slots[t].hours
+                    for c, t in zip(edge_car, edge_slot, strict=True)
+                ],
+            ),
+            needs,
+            forced_end,
+        ),
         needs,
         weights,
         active,

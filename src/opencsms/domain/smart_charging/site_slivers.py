@@ -23,11 +23,11 @@ short) within a second, so instead the LP's answer is repaired in rounds:
 - else the sliver is dropped and the slot's cap lowered by it (so the next
   round does not hand it to another car);
 - the LP is solved again with these fixed, and the cars find what they gave
-  or lost in other slots.
+  or lost in other slots. One slot is repaired per round, the earliest.
 
 A round that would leave the cars more short in total than the LP's plan is
 not taken: its slivers stay (they are sent as 0 and re-planned). Rounds stop
-at the LP's deadline.
+at the LP's deadline, or after :data:`MAX_ROUNDS`.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ SLIVER_KWH = 1e-6
 """Energy in a slot below this is none; a floor missed by this is met."""
 SHORT_KWH = 1e-3
 """A repair round may leave the cars short by this much more in all (LP noise)."""
-MAX_ROUNDS = 25
+MAX_ROUNDS = 60
 
 BoolArray = npt.NDArray[np.bool_]
 Solve = Callable[[SiteProblem, float], tuple[FloatArray | None, str]]
@@ -70,6 +70,9 @@ def without_slivers(
         slivers = _slivers(problem, energy, floor, hours) & ~accepted
         if not slivers.any():
             break
+        # one slot per round, the earliest: a round refused costs only its slot
+        slot = int(problem.edge_slot[slivers].min())
+        slivers &= problem.edge_slot == slot
         repaired = _lift_or_drop(problem, energy, floor, hours, slivers)
         found, _ = solve(repaired, deadline)
         if found is None or float(repaired.needs.sum() - found.sum()) > short + SHORT_KWH:
@@ -112,6 +115,8 @@ def _lift_or_drop(
     plan = energy.copy()
     free = lower < upper
     fixed = np.bincount(problem.edge_car, weights=lower, minlength=len(problem.cars))
+    held = np.bincount(problem.edge_slot, weights=lower, minlength=len(problem.slots))
+    """Per slot, what the fixed and forced edges take: a lowered cap stays above it."""
     order = np.flatnonzero(slivers)
     for b in order[np.argsort(plan[order], kind="stable")]:
         slot = int(problem.edge_slot[b])
@@ -123,6 +128,11 @@ def _lift_or_drop(
             & (plan - gap >= lower - SLIVER_KWH)
         )
         donors = donors[donors != b]
+        # what a donor's car must take in all stays within its need too
+        donors = donors[
+            fixed[problem.edge_car[donors]] + plan[donors] - gap - lower[donors]
+            <= problem.needs[problem.edge_car[donors]] + SLIVER_KWH
+        ]
         car = int(problem.edge_car[b])
         # what the car must take in all stays within its need (else the LP is infeasible)
         fits = fixed[car] + floor[b] <= problem.needs[car] + SLIVER_KWH
@@ -130,17 +140,25 @@ def _lift_or_drop(
             a = int(donors[np.argmax(plan[donors])])
             fixed[car] += floor[b]
             fixed[int(problem.edge_car[a])] += plan[a] - gap - lower[a]
+            held[slot] += floor[b] + plan[a] - gap - lower[a]
             plan[a] -= gap
             plan[b] = floor[b]
             for e in (a, b):
                 lower[e] = upper[e] = plan[e]
                 free[e] = False
-        elif not fits and plan[b] > SLIVER_KWH:
+        elif (
+            not fits
+            and plan[b] > SLIVER_KWH
+            and fixed[car] + plan[b] <= problem.needs[car] + SLIVER_KWH
+            and held[slot] + plan[b] + gap <= cap[slot] * hours[slot] + SLIVER_KWH
+        ):
             # the car's last kWh: it can be told at the floor for a shorter time
             # if the others leave it room for that, so keep the room free
             cap[slot] -= gap / hours[slot]
             lower[b] = upper[b] = plan[b]
             free[b] = False
+            fixed[car] += plan[b]
+            held[slot] += plan[b]
         else:
             cap[slot] -= plan[b] / hours[slot]
             plan[b] = 0.0
