@@ -398,19 +398,7 @@ def plan_group(inputs: GroupInputs, reason: str) -> list[StoredPlan]:
             return out
     if inputs.cap is not None:
         cap = subtract_load(inputs.cap, on_segments)
-        active_until, active_kw = _actives(smart, requests, now, price)
-        site_plan = plan_site(
-            requests,
-            price,
-            co2,
-            cap,
-            objective=objective,
-            active_until=active_until,
-            active_kw=active_kw,
-            previous=_previous(smart, requests, now),
-            floor_kw=FLOOR_KW,
-        )
-        site_plans = tellable(site_plan.plans, requests, price, co2, now, cap=cap)
+        method, site_plans = _plan_jointly(smart, requests, price, co2, cap, objective, now)
         for (station_id, session), plan in zip(smart, site_plans, strict=True):
             out.append(
                 _stored(
@@ -419,7 +407,7 @@ def plan_group(inputs: GroupInputs, reason: str) -> list[StoredPlan]:
                     plan,
                     now=now,
                     reason=reason,
-                    method=site_plan.method,
+                    method=method,
                     notes=notes,
                     priced=priced,
                 )
@@ -496,19 +484,7 @@ def _plan_the_rest(
     left = subtract_load(cap, [*on_segments, *kept_load])
     their = [requests[i] for i in rest]
     theirs = [smart[i] for i in rest]
-    active_until, active_kw = _actives(theirs, their, now, price)
-    site_plan = plan_site(
-        their,
-        price,
-        co2,
-        left,
-        objective=objective,
-        active_until=active_until,
-        active_kw=active_kw,
-        previous=_previous(theirs, their, now),
-        floor_kw=FLOOR_KW,
-    )
-    plans = tellable(site_plan.plans, their, price, co2, now, cap=left)
+    method, plans = _plan_jointly(theirs, their, price, co2, left, objective, now)
     if reason != "drift" and any(new.shortfall_kwh > 1e-6 for new in plans):
         # a short car gets the whole site's help (the kept plans may give way),
         # not what the others left: an infeasible car left with nothing got 0
@@ -517,7 +493,33 @@ def _plan_the_rest(
         # whole site for it every few minutes moved every car and left the
         # cars 8.7 kWh short in all at the end of the e2e night (1.2 without).
         return None
-    return [(smart[i], new) for i, new in zip(rest, plans, strict=True)], site_plan.method
+    return [(smart[i], new) for i, new in zip(rest, plans, strict=True)], method
+
+
+def _plan_jointly(
+    smart: Sequence[tuple[str, SessionInput]],
+    requests: Sequence[ChargeRequest],
+    price: Sequence[Rate],
+    co2: Sequence[Rate],
+    cap: Sequence[Rate],
+    objective: Objective,
+    now: datetime,
+) -> tuple[str, list[CarPlan]]:
+    """The site LP for ``smart`` under ``cap`` as the live system plans: active
+    slots kept, close to the plans in force, repaired for 6 A and told at it."""
+    active_until, active_kw = _actives(smart, requests, now, price)
+    site_plan = plan_site(
+        requests,
+        price,
+        co2,
+        cap,
+        objective=objective,
+        active_until=active_until,
+        active_kw=active_kw,
+        previous=_previous(smart, requests, now),
+        floor_kw=FLOOR_KW,
+    )
+    return site_plan.method, tellable(site_plan.plans, requests, price, co2, now, cap=cap)
 
 
 def keeps_charging(plan: StoredPlan) -> bool:
