@@ -19,6 +19,9 @@ from opencsms.domain.smart_charging.estimates import (
     power_now_w,
     time_to_finish,
 )
+from opencsms.domain.smart_charging.live_inputs import LiveDefaults, max_power_kw
+from opencsms.domain.smart_charging.planner import Segment
+from opencsms.domain.smart_charging.records import StoredPlan
 from opencsms.simulator.ev import EV
 
 T0 = datetime(2027, 1, 4, 16, tzinfo=UTC)
@@ -182,10 +185,6 @@ def test_a_car_drawing_what_its_plan_offers_now_keeps_its_assumed_power() -> Non
     7.4 kW later in its plan) that draws 4.14 kW could take more; a car
     offered 7.4 kW that draws 4.0 kW could not. Comparing the reading with
     the plan's *highest* power made nine cars of the e2e night 4.14 kW cars."""
-    from opencsms.domain.smart_charging.live_inputs import LiveDefaults, max_power_kw
-    from opencsms.domain.smart_charging.planner import Segment
-    from opencsms.domain.smart_charging.records import StoredPlan
-
     plan = StoredPlan(
         1, 1, "CP1", 1, T0, "need", "lp",
         (
