@@ -40,9 +40,9 @@ async def test_created_key_works_against_the_api(
 
     code, listing = await asyncio.to_thread(run, "apikeys", "list", "--data-dir", data_dir)
     assert code == 0 and "ops" in listing and "read-only" in listing
-    assert admin not in listing and admin.split("_")[2] not in listing
+    assert admin not in listing and admin.split("_", 2)[2] not in listing
     database = (tmp_path / "data" / "opencsms.db").read_bytes()
-    assert admin.split("_")[2].encode() not in database
+    assert admin.split("_", 2)[2].encode() not in database
 
     central = await start_central()
     async with api_client_for(central, admin) as client:
