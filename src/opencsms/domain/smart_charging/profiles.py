@@ -109,8 +109,8 @@ class ProfileOptions:
     phases: int = 3
     lead: timedelta = RESEND_LEAD
     """How early a single-period schedule takes a coming decrease: the
-    longest time until it is surely sent again (the enforcer sets the sweep's
-    re-send horizon; five minutes early cost a Relative-only station about
+    longest time until it is surely sent again (the enforcer sets one and a
+    half sweep periods; five minutes early cost a Relative-only station about
     2 kWh of its plan a night, e2e)."""
 
 
