@@ -36,7 +36,7 @@ from opencsms.domain.smart_charging.records import (
     StoredPlan,
 )
 from opencsms.storage.pending import Executor, upsert
-from opencsms.storage.smart_charging_repository import IN_BATCH, from_iso, iso
+from opencsms.storage.smart_charging_repository import from_iso, in_batches, iso
 from opencsms.storage.tables import (
     charging_modes,
     charging_needs,
@@ -208,9 +208,7 @@ class SqlChargingRepository:
     async def latest_plans(self, transaction_ids: Collection[int]) -> dict[int, StoredPlan]:
         p = charging_plans.c
         found: dict[int, StoredPlan] = {}
-        keys = sorted(set(transaction_ids))
-        for start in range(0, len(keys), IN_BATCH):
-            chunk = keys[start : start + IN_BATCH]
+        for chunk in in_batches(transaction_ids):
             newest = (
                 select(func.max(p.id)).where(p.transaction_id.in_(chunk)).group_by(p.transaction_id)
             )
@@ -221,9 +219,7 @@ class SqlChargingRepository:
     async def modes(self, station_ids: Collection[str]) -> dict[str, ChargingMode]:
         m = charging_modes.c
         found = dict.fromkeys(station_ids, ChargingMode.SMART)
-        keys = sorted(found)
-        for start in range(0, len(keys), IN_BATCH):
-            chunk = keys[start : start + IN_BATCH]
+        for chunk in in_batches(found):
             result = await self._conn.execute(
                 select(m.station_id, m.mode).where(m.station_id.in_(chunk))
             )

@@ -72,9 +72,9 @@ from opencsms.storage.rows import (
     stored_meter_value_from_row,
 )
 from opencsms.storage.smart_charging_repository import (
-    IN_BATCH,
     SqlSignalRepository,
     SqlSiteRepository,
+    in_batches,
 )
 from opencsms.storage.tables import (
     UtcDateTime,
@@ -325,9 +325,8 @@ class SqlMeterValueRepository:
     async def around(self, transaction_ids: Collection[int]) -> dict[int, list[StoredMeterValue]]:
         found: dict[int, list[StoredMeterValue]] = {tx: [] for tx in transaction_ids}
         await self._pending.flush_meter_values()
-        ids = sorted(found)
-        for start in range(0, len(ids), IN_BATCH):
-            result = await self._conn.execute(_AROUND, {"ids": ids[start : start + IN_BATCH]})
+        for chunk in in_batches(found):
+            result = await self._conn.execute(_AROUND, {"ids": chunk})
             for row in result:
                 found[row.transaction_id].append(stored_meter_value_from_row(row))
         return found

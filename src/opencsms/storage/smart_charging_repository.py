@@ -27,9 +27,9 @@ Choices the ports leave open:
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Row, and_, delete, func, insert, select
 
@@ -69,8 +69,16 @@ def _overlapping(series: str, start: datetime, end: datetime) -> ColumnElement[b
     return and_(r.series == series, r.start_at >= first, r.start_at < end)
 
 
+Key = TypeVar("Key", int, str)
 IN_BATCH = 1000
 """Keys per ``IN (...)`` of the reads of many (well under any driver's bound-parameter limit)."""
+
+
+def in_batches(keys: Iterable[Key]) -> Iterator[list[Key]]:
+    """``keys`` without repeats, sorted, in lists of at most :data:`IN_BATCH`."""
+    ordered = sorted(set(keys))
+    for start in range(0, len(ordered), IN_BATCH):
+        yield ordered[start : start + IN_BATCH]
 
 
 class SqlSignalRepository:
@@ -257,9 +265,7 @@ class SqlSiteRepository:
     async def sites_of(self, station_ids: Collection[str]) -> dict[str, str]:
         m = site_members.c
         found: dict[str, str] = {}
-        keys = sorted(set(station_ids))
-        for start in range(0, len(keys), IN_BATCH):
-            chunk = keys[start : start + IN_BATCH]
+        for chunk in in_batches(station_ids):
             result = await self._conn.execute(
                 select(m.station_id, m.site_id).where(m.station_id.in_(chunk))
             )
