@@ -275,6 +275,32 @@ def test_a_relative_cap_takes_a_decrease_only_as_early_as_its_lead() -> None:
     assert later.resend_at == at(58)
 
 
+def test_a_relative_cap_keeps_until_the_moment_what_its_own_plan_ends_then() -> None:
+    """A share that falls because the station's own car stops then (its
+    TxProfile ends that power on time) stays until the moment itself: taken
+    a lead early, it ended the car's charge before its departure (e2e,
+    DELTA). What another station takes at that moment is still taken early."""
+    steps = [Rate(at(0), at(60), 22.08, "kW"), Rate(at(60), at(120), 11.04, "kW")]
+    lead = timedelta(minutes=2)
+    options = ProfileOptions(kind="Relative", lead=lead)
+    own_stops = [Rate(at(0), at(60), 11.04, "kW")]  # the whole 11.04 kW fall is its own
+    kept = build(
+        "ChargePointMaxProfile", 0, steps, now=at(58), options=options, own_load_kw=own_stops
+    )
+    assert periods(kept.payload) == [{"startPeriod": 0, "limit": 32.0}]
+    assert kept.resend_at == at(60)
+    at_the_moment = build(
+        "ChargePointMaxProfile", 0, steps, now=at(60), options=options, own_load_kw=own_stops
+    )
+    assert periods(at_the_moment.payload) == [{"startPeriod": 0, "limit": 16.0}]
+    # its own power falls by 6.9 kW (10 A) of the 16 A: the other 6 A go early
+    own_falls = [Rate(at(0), at(60), 11.04, "kW"), Rate(at(60), at(120), 4.14, "kW")]
+    part = build(
+        "ChargePointMaxProfile", 0, steps, now=at(58), options=options, own_load_kw=own_falls
+    )
+    assert periods(part.payload) == [{"startPeriod": 0, "limit": 26.0}]
+
+
 def test_steps_of_reads_back_what_was_built() -> None:
     for options in (ProfileOptions(), ProfileOptions(kind="Relative"), ProfileOptions(unit="W")):
         built = tx_profile(target((0, 30, 11.04), (60, 90, 7.0)), now=NOW, options=options)

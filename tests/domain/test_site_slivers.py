@@ -170,3 +170,30 @@ def test_an_active_car_keeps_the_power_it_charges_at_not_its_full_power() -> Non
     assert [p.shortfall_kwh for p in kept.plans] == [0.0, 0.0]
     first = [s for s in kept.plans[0].segments if s.start < at(1)]
     assert [(s.start, s.end, round(s.power_kw, 6)) for s in first] == [(at(0), at(1), 4.0)]
+
+
+def test_two_slivers_of_a_slot_become_one_car_at_6_a() -> None:
+    """A slot with 4.14 kW left that two cars must share as 3.3 and 0.84 kW
+    (both sent as 0: e2e at 01:45, a car ended 0.8 kWh short): one car
+    takes the whole floor, the other finds its 0.84 kW in a later slot."""
+    price = series([10.0, 10.0, 20.0], "p/kWh")
+    cap = series([FLOOR_KW, 2 * FLOOR_KW, FLOOR_KW], "kW")
+    hour = FLOOR_KW / 2  # kWh at the floor in a slot
+    cars = [
+        # leaves after slot 1: must take 3.3 kW of slot 0
+        ChargeRequest("s", at(0), at(2), FLOOR_KW, hour + 3.3 / 2),
+        # can wait for slot 2, but slot 0 is cheaper: the LP gives it the 0.84 kW left
+        ChargeRequest("a", at(0), at(3), FLOOR_KW, hour + 0.84 / 2),
+    ]
+    plain = plan_site(cars, price, [], cap)
+    assert sorted(untellable(plain)) == [("a", at(0)), ("s", at(0))]
+    repaired = plan_site(cars, price, [], cap, floor_kw=FLOOR_KW)
+    assert untellable(repaired) == []
+    assert [p.shortfall_kwh for p in repaired.plans] == [0.0, 0.0]
+    by_car = {
+        plan.car_id: [(s.start, s.end, round(s.power_kw, 3)) for s in plan.segments]
+        for plan in repaired.plans
+    }
+    # s's 3.3 kW in slot 1 has room beside a's 4.14 there: told at 6 A, shorter
+    assert by_car["s"] == [(at(0), at(1), round(FLOOR_KW, 3)), (at(1), at(2), 3.3)]
+    assert by_car["a"] == [(at(1), at(2), round(FLOOR_KW, 3)), (at(2), at(3), 0.84)]

@@ -149,7 +149,14 @@ class ProfileEnforcer:
             if target.mode is ChargingMode.OFF:
                 wanted.append(_constant("ChargePointMaxProfile", now, 0.0))
             elif target.station_cap_kw:
-                wanted.append(Wanted("ChargePointMaxProfile", 0, tuple(target.station_cap_kw)))
+                wanted.append(
+                    Wanted(
+                        "ChargePointMaxProfile",
+                        0,
+                        tuple(target.station_cap_kw),
+                        own_load_kw=target.own_load_kw,
+                    )
+                )
             for connector in target.connectors:
                 station.busy.add(connector.connector_id)
                 wanted.append(

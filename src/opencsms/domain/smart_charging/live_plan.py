@@ -566,6 +566,21 @@ def cap_shares(
     return {s: tuple(steps) for s, steps in shares.items()}
 
 
+def load_steps(segments: Sequence[Segment]) -> tuple[Rate, ...]:
+    """The summed power of ``segments`` as kW steps (none where it is 0)."""
+    points = sorted({t for s in segments for t in (s.start, s.end)})
+    steps: list[Rate] = []
+    for left, right in itertools.pairwise(points):
+        kw = sum(s.power_kw for s in segments if s.start <= left < s.end)
+        if kw <= 0:
+            continue
+        if steps and steps[-1].end == left and steps[-1].value == kw:
+            steps[-1] = replace(steps[-1], end=right)
+        else:
+            steps.append(Rate(left, right, kw, "kW"))
+    return tuple(steps)
+
+
 def station_targets(
     inputs: GroupInputs,
     plans: Mapping[int, StoredPlan],
@@ -604,6 +619,7 @@ def station_targets(
             connectors=tuple(connectors[member.station_id]),
             station_cap_kw=shares.get(member.station_id) if shares else None,
             default_limit_kw=default,
+            own_load_kw=load_steps(loads[member.station_id]) if shares else (),
         )
         for member in inputs.members
     ]

@@ -57,6 +57,9 @@ class Wanted:
     steps_kw: tuple[Rate, ...]
     transaction_id: int | None = None
     transaction_started_at: datetime | None = None
+    own_load_kw: tuple[Rate, ...] = ()
+    """A cap's station's own planned load (:func:`~.profiles.build`); not
+    stored: read back from a payload, a cap takes every decrease early."""
 
     def built(self, now: datetime, options: ProfileOptions) -> BuiltProfile:
         return build(
@@ -67,6 +70,7 @@ class Wanted:
             options=options,
             transaction_id=self.transaction_id,
             transaction_started_at=self.transaction_started_at,
+            own_load_kw=self.own_load_kw,
         )
 
 

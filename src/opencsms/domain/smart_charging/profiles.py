@@ -291,6 +291,7 @@ def build(
     options: ProfileOptions,
     transaction_id: int | None = None,
     transaction_started_at: datetime | None = None,
+    own_load_kw: Sequence[Rate] = (),
 ) -> BuiltProfile:
     """A profile of ``purpose`` asking for ``steps_kw`` from ``now`` on.
 
@@ -298,6 +299,13 @@ def build(
     time before the first step takes the first step's value (the cap and
     default builders never leave gaps; a TxProfile's come from
     :func:`segments_as_steps`). An empty list means 0.
+
+    ``own_load_kw``: for a cap, the station's own planned load under it
+    (kW steps). A single-period cap takes a coming decrease early, except
+    the part of it that this load's own decrease explains: the station's
+    TxProfiles end that power on time, so its draw stays within its share
+    (e2e: a Relative-only station's cap ended its car's charge a sweep
+    before its departure, 0.1 kWh short each night).
     """
     start = now.replace(microsecond=0)
     relative = options.kind == "Relative"
@@ -325,7 +333,8 @@ def build(
         points.append((at, limit))
     resend_at: datetime | None = None
     if relative and purpose != "TxProfile" and len(points) > 1:
-        points, resend_at = _single_period(points, start, options.lead)
+        own = [(r.start, r.end, _to_unit(r.value, options)) for r in own_load_kw]
+        points, resend_at = _single_period(points, start, options.lead, own)
     points, cut = _fit_periods(points, options.max_periods)
     if cut is not None:
         resend_at = max(cut - RESEND_LEAD, start)
@@ -401,16 +410,29 @@ def _changes(steps_kw: Sequence[Rate], start: datetime) -> list[tuple[datetime, 
 
 
 def _single_period(
-    points: list[tuple[datetime, float]], start: datetime, lead: timedelta
+    points: list[tuple[datetime, float]],
+    start: datetime,
+    lead: timedelta,
+    own: Sequence[tuple[datetime, datetime, float]] = (),
 ) -> tuple[list[tuple[datetime, float]], datetime | None]:
     """A Relative cap or default as one period: the least limit over the next
-    ``lead`` (a decrease starts early, never late) and when to send
-    it again: the first moment that least limit changes. A rise is sent at
-    the rise itself, never before (the profile must not allow more than the plan)."""
+    ``lead`` (a decrease starts early, never late; the part of it that the
+    ``own`` load's decrease at the same moment explains comes on time, see
+    :func:`build`) and when to send it again: the first moment that least
+    limit changes. A rise is sent at the rise itself, never before (the
+    profile must not allow more than the plan)."""
+
+    def own_at(moment: datetime) -> float:
+        return next((value for left, right, value in own if left <= moment < right), 0.0)
+
+    def ends(at: datetime) -> float:
+        # changes sit on whole seconds (rounded): compare a second either side
+        second = timedelta(seconds=1)
+        return max(0.0, own_at(at - second) - own_at(at + second))
 
     def least(moment: datetime) -> float:
         in_force = [limit for at, limit in points if at <= moment][-1:]
-        coming = [limit for at, limit in points if moment < at <= moment + lead]
+        coming = [limit + ends(at) for at, limit in points if moment < at <= moment + lead]
         return min(in_force + coming)
 
     now = least(start)

@@ -178,10 +178,13 @@ class StationTarget:
     (its ChargePointMaxProfile on connector 0; None: no site cap, clear it).
     ``default_limit_kw``: the constant TxDefaultProfile that bounds a station
     that loses its link before a plan reaches it (None: none). ``mode`` off
-    overrides both with a 0 limit on connector 0."""
+    overrides both with a 0 limit on connector 0. ``own_load_kw``: the
+    station's planned load under its cap (kW steps; what its TxProfiles end
+    on time, so a single-period cap need not take it early)."""
 
     station_id: str
     mode: ChargingMode
     connectors: tuple[ConnectorTarget, ...] = ()
     station_cap_kw: tuple[Rate, ...] | None = None
     default_limit_kw: float | None = None
+    own_load_kw: tuple[Rate, ...] = ()
