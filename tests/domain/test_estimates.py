@@ -201,3 +201,7 @@ def test_a_car_drawing_what_its_plan_offers_now_keeps_its_assumed_power() -> Non
     # a reading in the minute after the rise still shows the old limit: no verdict
     just_after = [s(30, P, "4140", "W"), s(60, P, "4140", "W")]
     assert max_power_kw(ACTIVE, just_after, None, [plan], defaults) == (7.4, "default")
+    # nor a minute later: a one-period cap's rise goes out at the sweep after
+    # it (e2e: DELTA-01 became a 4.14 kW car at 23:31 and ended 1.7 kWh short)
+    a_sweep_later = [s(30, P, "4140", "W"), s(61, P, "4140", "W")]
+    assert max_power_kw(ACTIVE, a_sweep_later, None, [plan], defaults) == (7.4, "default")

@@ -168,7 +168,7 @@ def _readings_kw(
 
 
 def _offered_kw(plan: StoredPlan, at: datetime) -> float:
-    """The least ``plan`` offered around ``at``: from the reaction time
+    """The least ``plan`` offered around ``at``: from two reaction times
     before it (a reading just after a rise still shows the old limit) to
     :data:`~.profiles.RESEND_LEAD` after it (a one-period cap takes a coming
     decrease that early). A car offered 7.4 kW *later* in its plan and
@@ -179,9 +179,12 @@ def _offered_kw(plan: StoredPlan, at: datetime) -> float:
     def power(moment: datetime) -> float:
         return sum(s.power_kw for s in plan.segments if s.start <= moment < s.end)
 
-    moments = [at - OFFER_SETTLES, at]
-    moments += [s.start for s in plan.segments if at < s.start <= at + RESEND_LEAD]
-    moments += [s.end for s in plan.segments if at < s.end <= at + RESEND_LEAD]
+    # a one-period cap's rise goes out at the first sweep after it, and shows
+    # a reading later: two reaction times (e2e: a reading a minute after a
+    # rise made DELTA-01 a 4.14 kW car for the rest of its night)
+    since = at - 2 * OFFER_SETTLES
+    moments = [since, at]
+    moments += [t for s in plan.segments for t in (s.start, s.end) if since < t <= at + RESEND_LEAD]
     return min(power(moment) for moment in moments)
 
 
