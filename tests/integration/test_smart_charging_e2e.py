@@ -206,18 +206,6 @@ async def _api(central: CentralSystem) -> Any:
     return api_client_for(central, token)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="2026-11-23, measured on the stepped clock with E2E_BUDGET=900: (1) the night takes "
-    "185-255 real s for 620 steps, over the 120 s budget (the sweep is ~15 ms a step now; the "
-    "rest is planning: sliver-repair rounds and the closest-plan LP phase, and the fleet); (2) "
-    "4 of 17 feasible cars end 1.15 kWh short in all (start of the day: 10 cars, 8.5 kWh): "
-    "DELTA-01/02, Relative-only, 0.08-0.12 kWh each (their one-period cap takes each decrease "
-    "1.5 sweeps early), and SCHNE-02 0.78 / ALFEN-04 0.17 kWh (a car behind its plan is planned "
-    "in what the others leave, and a leftover under 6 A is sent as 0). With the shortfall check "
-    "off, the rest passes: every profile verified, draw = plan at the checkpoints, the site "
-    "total never over the cap, the savings report = the hand figures",
-)
 async def test_a_night_of_smart_charging_on_a_capped_site_of_quirky_stations(
     tmp_path: Path,
 ) -> None:

@@ -27,7 +27,8 @@ the site has a limit, else the exact single-car planner per car. On top:
   (e2e). When one of the rest cannot be served that way, the whole site is
   planned again, except for drift (a car behind its plan is planned in what
   the others leave, and a drift re-plan keeps plans younger than
-  :data:`DRIFT_REPLAN_AFTER`);
+  :data:`DRIFT_REPLAN_AFTER`); where what they leave puts one of the rest
+  under 6 A, a kept plan lends the gap by a swap (:mod:`.site_swaps`);
 - **after the plan**: a plan with a shortfall (the need cannot be met by
   departure) or with energy beyond the signals' reach keeps charging at full
   power after its segments (``ConnectorTarget.after_kw``), so a car is never
@@ -67,6 +68,7 @@ from opencsms.domain.smart_charging.records import (
 )
 from opencsms.domain.smart_charging.session_view import behind_kwh
 from opencsms.domain.smart_charging.site_planner import plan_site
+from opencsms.domain.smart_charging.site_swaps import Kept, swap_slivers
 
 ASAP_STEP = timedelta(minutes=15)
 ASAP_UNIT = "asap"
@@ -493,7 +495,68 @@ def _plan_the_rest(
         # whole site for it every few minutes moved every car and left the
         # cars 8.7 kWh short in all at the end of the e2e night (1.2 without).
         return None
-    return [(smart[i], new) for i, new in zip(rest, plans, strict=True)], method
+    out = [(smart[i], new) for i, new in zip(rest, plans, strict=True)]
+    kept = [i for i in range(len(smart)) if i not in set(rest)]
+    return _swapped(out, kept, smart, requests, price, co2, now), method
+
+
+def _swapped(
+    rest: list[tuple[tuple[str, SessionInput], CarPlan]],
+    kept: Sequence[int],
+    smart: Sequence[tuple[str, SessionInput]],
+    requests: Sequence[ChargeRequest],
+    price: Sequence[Rate],
+    co2: Sequence[Rate],
+    now: datetime,
+) -> list[tuple[tuple[str, SessionInput], CarPlan]]:
+    """``rest`` with their slivers under 6 A lifted by swaps with the kept
+    plans (:mod:`.site_swaps`), and the kept plans a swap changed."""
+    if not any(_under_floor(plan) for _, plan in rest):
+        return rest
+    others = []
+    for i in kept:
+        stored = smart[i][1].latest_plan
+        assert stored is not None  # kept: on track
+        segments = tuple(
+            Segment(max(s.start, now), s.end, s.power_kw) for s in stored.segments if s.end > now
+        )
+        others.append(Kept(segments, requests[i].max_power_kw))
+    out = []
+    for session, plan in rest:
+        if not _under_floor(plan):
+            out.append((session, plan))
+            continue
+        request = requests[smart.index(session)]
+        mine, changed = swap_slivers(plan.segments, others, FLOOR_KW)
+        out.append((session, _refinished(request, plan, mine, price, co2, now)))
+        for index, swapped in changed.items():
+            others[index] = Kept(tuple(swapped), others[index].max_power_kw)
+            i = kept[index]
+            out = [(s, p) for s, p in out if s is not smart[i]]
+            plan_i = finish_plan(
+                requests[i], swapped, price, co2, now, shortfall=0.0, unplanned=0.0,
+                charge_now=False,
+            )  # fmt: skip
+            out.append((smart[i], plan_i))
+    return out
+
+
+def _refinished(
+    request: ChargeRequest,
+    plan: CarPlan,
+    segments: list[Segment],
+    price: Sequence[Rate],
+    co2: Sequence[Rate],
+    now: datetime,
+) -> CarPlan:
+    return finish_plan(
+        request, segments, price, co2, now, shortfall=plan.shortfall_kwh,
+        unplanned=plan.unplanned_kwh, charge_now=plan.charge_now,
+    )  # fmt: skip
+
+
+def _under_floor(plan: CarPlan) -> bool:
+    return any(0 < s.power_kw < FLOOR_KW - 1e-9 for s in plan.segments)
 
 
 def _plan_jointly(
