@@ -36,7 +36,7 @@ from opencsms.domain.smart_charging.live_inputs import (
     gather,
     latest_power_reading,
 )
-from opencsms.domain.smart_charging.live_plan import FLOOR_KW, station_targets, tellable
+from opencsms.domain.smart_charging.live_plan import FLOOR_KW, tellable
 from opencsms.domain.smart_charging.planner import ChargeRequest, merge_segments, plan_car
 from opencsms.domain.smart_charging.rates import Rate
 from opencsms.domain.smart_charging.records import (
@@ -55,6 +55,7 @@ from opencsms.domain.smart_charging.service import (
     UnknownTransaction,
 )
 from opencsms.domain.smart_charging.session_view import behind_kwh
+from opencsms.domain.smart_charging.station_targets import station_targets
 from opencsms.domain.stations import StationService
 from opencsms.domain.transactions import TransactionService
 from opencsms.storage import SqlUnitOfWork, open_storage

@@ -55,12 +55,7 @@ from opencsms.domain.smart_charging.live_inputs import (
     group_of,
     latest_power_reading,
 )
-from opencsms.domain.smart_charging.live_plan import (
-    BEHIND_KWH,
-    INCREMENTAL,
-    plan_group,
-    station_targets,
-)
+from opencsms.domain.smart_charging.live_plan import BEHIND_KWH, INCREMENTAL, plan_group
 from opencsms.domain.smart_charging.records import (
     ChargingMode,
     ProfileRecord,
@@ -68,6 +63,7 @@ from opencsms.domain.smart_charging.records import (
     StoredPlan,
 )
 from opencsms.domain.smart_charging.session_view import behind_kwh
+from opencsms.domain.smart_charging.station_targets import station_targets
 
 __all__ = ["ProfileApplier", "Replanner", "SmartChargingOptions"]
 
