@@ -488,23 +488,24 @@ def _plan_the_rest(
         # whole site for it every few minutes moved every car and left the
         # cars 8.7 kWh short in all at the end of the e2e night (1.2 without).
         return None
-    out = [(smart[i], new) for i, new in zip(rest, plans, strict=True)]
     kept = [i for i in range(len(smart)) if i not in set(rest)]
-    return _swapped(out, kept, smart, requests, price, co2, now), method
+    swapped = _swapped(dict(zip(rest, plans, strict=True)), kept, smart, requests, price, co2, now)
+    return [(smart[i], plan) for i, plan in swapped.items()], method
 
 
 def _swapped(
-    rest: list[tuple[tuple[str, SessionInput], CarPlan]],
+    rest: dict[int, CarPlan],
     kept: Sequence[int],
     smart: Sequence[tuple[str, SessionInput]],
     requests: Sequence[ChargeRequest],
     price: Sequence[Rate],
     co2: Sequence[Rate],
     now: datetime,
-) -> list[tuple[tuple[str, SessionInput], CarPlan]]:
-    """``rest`` with their slivers under 6 A lifted by swaps with the kept
-    plans (:mod:`.site_swaps`), and the kept plans a swap changed."""
-    if not any(_under_floor(plan) for _, plan in rest):
+) -> dict[int, CarPlan]:
+    """``rest`` (plans by index in ``smart``) with their slivers under 6 A
+    lifted by swaps with the ``kept`` plans (:mod:`.site_swaps`), and the
+    kept plans a swap changed."""
+    if not any(_under_floor(plan) for plan in rest.values()):
         return rest
     others = []
     for i in kept:
@@ -514,38 +515,24 @@ def _swapped(
             Segment(max(s.start, now), s.end, s.power_kw) for s in stored.segments if s.end > now
         )
         others.append(Kept(segments, requests[i].max_power_kw))
-    out = []
-    for session, plan in rest:
+    out = dict(rest)
+    for i, plan in rest.items():
         if not _under_floor(plan):
-            out.append((session, plan))
             continue
-        request = requests[smart.index(session)]
         mine, changed = swap_slivers(plan.segments, others, FLOOR_KW)
-        out.append((session, _refinished(request, plan, mine, price, co2, now)))
-        for index, swapped in changed.items():
-            others[index] = Kept(tuple(swapped), others[index].max_power_kw)
-            i = kept[index]
-            out = [(s, p) for s, p in out if s is not smart[i]]
-            plan_i = finish_plan(
-                requests[i], swapped, price, co2, now, shortfall=0.0, unplanned=0.0,
+        if not changed:
+            continue
+        out[i] = finish_plan(
+            requests[i], mine, price, co2, now, shortfall=plan.shortfall_kwh,
+            unplanned=plan.unplanned_kwh, charge_now=plan.charge_now,
+        )  # fmt: skip
+        for index, theirs in changed.items():
+            others[index] = Kept(tuple(theirs), others[index].max_power_kw)
+            out[kept[index]] = finish_plan(
+                requests[kept[index]], theirs, price, co2, now, shortfall=0.0, unplanned=0.0,
                 charge_now=False,
             )  # fmt: skip
-            out.append((smart[i], plan_i))
     return out
-
-
-def _refinished(
-    request: ChargeRequest,
-    plan: CarPlan,
-    segments: list[Segment],
-    price: Sequence[Rate],
-    co2: Sequence[Rate],
-    now: datetime,
-) -> CarPlan:
-    return finish_plan(
-        request, segments, price, co2, now, shortfall=plan.shortfall_kwh,
-        unplanned=plan.unplanned_kwh, charge_now=plan.charge_now,
-    )  # fmt: skip
 
 
 def _under_floor(plan: CarPlan) -> bool:
