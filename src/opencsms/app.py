@@ -8,6 +8,7 @@ import asyncio
 import ssl
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -28,8 +29,10 @@ from opencsms.domain.fleet_view import FleetView
 from opencsms.domain.local_lists import LocalListService
 from opencsms.domain.metering import MeteringService
 from opencsms.domain.model import Station
+from opencsms.domain.operators import OperatorService
 from opencsms.domain.provisioning import ProvisioningPolicy, ProvisioningService
 from opencsms.domain.reservations import ReservationService
+from opencsms.domain.security_events import SecurityEventLog
 from opencsms.domain.smart_charging.enforcement import ProfileEnforcer
 from opencsms.domain.smart_charging.live_inputs import LiveDefaults
 from opencsms.domain.smart_charging.service import (
@@ -50,6 +53,7 @@ from opencsms.security.throttle import LoginThrottle
 from opencsms.security.tls import server_ssl_context
 from opencsms.stations.command_delivery import CommandDelivery
 from opencsms.stations.link import OfflineLink, RegistryLink
+from opencsms.stations.message_log import MessageLog
 from opencsms.stations.registry import SessionRegistry
 from opencsms.storage import SqlUnitOfWork, open_storage
 from opencsms.v16.commands import validate_command
@@ -92,6 +96,10 @@ class Services:
     smart_charging: SmartChargingService
     """Signals, sites, needs and plans; pushes each station's target to the
     profile enforcer. The node runs its triggers and sweep (``start``)."""
+    operators: OperatorService
+    """Dashboard accounts and their cookie sessions."""
+    security: SecurityEventLog
+    """Logins, failed logins and account changes (the dashboard's security page)."""
 
     @classmethod
     async def open(
@@ -111,6 +119,7 @@ class Services:
             reboot_when_required=settings.provisioning_reboot,
             retry_interval=settings.provisioning_retry_interval,
         )
+        security = SecurityEventLog(uow, events=events)
         return cls(
             uow=uow,
             stations=StationService(
@@ -152,9 +161,12 @@ class Services:
                 clock=clock,
                 events=events,
             ),
+            operators=OperatorService(uow, security=security, hash_cost=settings.key_hash_cost),
+            security=security,
         )
 
     async def close(self) -> None:
+        await self.security.flush()
         await self.smart_charging.close()
         await self.webhooks.stop()
         await self.provisioning.close()
@@ -199,6 +211,8 @@ class CentralSystem:
         self.clock: Clock = utc_now if clock is None else clock
         """Time for smart charging (plans, the enforcer): tests run it fast."""
         self.registry = SessionRegistry()
+        self.message_log = MessageLog()
+        """This node's last frames of each station (the dashboard's station page)."""
         self.ca_file: Path | None = None
         self._services: Services | None = None
         self._server: Server | None = None
@@ -285,6 +299,7 @@ class CentralSystem:
             self._key_hash,
             LoginThrottle(time.monotonic, threshold=settings.auth_failure_threshold),
             cost=settings.key_hash_cost,
+            on_failure=self._station_login_failed,
         )
         ssl_context = None if settings.insecure_plain_ws else self._ssl_context()
         self._server = await serve_stations(
@@ -322,6 +337,7 @@ class CentralSystem:
             metrics=self.metrics,
             public_base_url=(settings.public_url or self.api_url).rstrip("/"),
             stopping=self._api_stopping,
+            message_log=self.message_log,
         )
         await self._api.start(create_app(context))
         if settings.insecure_plain_ws:
@@ -341,6 +357,9 @@ class CentralSystem:
             self.ca_file = dev.ca_cert
         return server_ssl_context(pairs, enable_tls13=settings.tls_enable_1_3)
 
+    def _station_login_failed(self, station_id: str, remote: str | None, reason: str) -> None:
+        self.services.security.record_soon("station.login_failed", station_id, remote, reason)
+
     async def _key_hash(self, station_id: str) -> str | None:
         station = await self.services.stations.get(station_id)
         if station is None:
@@ -359,6 +378,7 @@ class CentralSystem:
             lenient=station.lenient_validation if station is not None else False,
             on_first_reply=self._station_ready,
             on_frame=self.metrics.on_frame,
+            on_text=partial(self.message_log.record, station_id),
         )
         self.registry.attach(session)
         log.info("station connected", station=station_id)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,3 +93,34 @@ def test_tags_add_list_block_unblock(data_dir: Path) -> None:
     assert run("tags", "unblock", "CARD1", "--data-dir", str(data_dir))[0] == 0
     assert run("tags", "block", "NOPE", "--data-dir", str(data_dir))[0] == 1
     assert run("tags", "add", "X" * 21, "--data-dir", str(data_dir))[0] == 2
+
+
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_a_taken_port_is_one_clear_error_not_a_traceback(data_dir: Path, command: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(  # its own process: serve and demo configure logging
+            [
+                sys.executable,
+                "-m",
+                "opencsms",
+                command,
+                "--data-dir",
+                str(data_dir),
+                "--ocpp-port",
+                str(port),
+                "--api-port",
+                "0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    said = " ".join((result.stdout + result.stderr).split())  # Rich wraps long lines
+    assert result.returncode == 2, said
+    assert f"{port}): address already in use: is another server running?" in said
+    assert "see --ocpp-port and --api-port" in said
+    assert "Traceback" not in said

@@ -7,6 +7,7 @@ The server side runs an OcppSession; the client side is either a raw socket
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,10 +15,11 @@ import orjson
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosedError
 
 from opencsms.ocpp.errors import CallErrorReceived
 from opencsms.ocpp.router import Router
-from opencsms.ocpp.session import CallTimeout, OcppSession
+from opencsms.ocpp.session import CallTimeout, OcppSession, SessionClosed
 
 HEARTBEAT_REPLY = {"currentTime": "2026-01-01T00:00:00Z"}
 
@@ -226,3 +228,50 @@ async def test_invalid_response_schema_raises_unless_lenient(harness: Harness) -
         with pytest.raises(Exception) as caught:
             await call
         assert getattr(caught.value, "code", None) == "PropertyConstraintViolation"
+
+
+class _SendStalls:
+    """A transport whose send waits, then finds the socket gone; recv ends on demand."""
+
+    def __init__(self) -> None:
+        self.sending = asyncio.Event()
+        self.end_send = asyncio.Event()
+        self.end_recv = asyncio.Event()
+
+    async def recv(self) -> str:
+        await self.end_recv.wait()
+        raise ConnectionClosedError(None, None)
+
+    async def send(self, text: str) -> None:
+        self.sending.set()
+        await self.end_send.wait()
+        raise ConnectionClosedError(None, None)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        self.end_recv.set()
+
+
+async def test_a_call_cut_off_mid_send_leaves_no_unretrieved_exception(router: Router) -> None:
+    """The socket ends while a command is being sent: run() fails the pending
+    call, send() then fails too; the caller gets SessionClosed and the failed
+    future is not left for the garbage collector to complain about."""
+    loop = asyncio.get_running_loop()
+    complaints: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: complaints.append(context))
+    try:
+        transport = _SendStalls()
+        session = OcppSession("CP1", transport, router)  # type: ignore[arg-type]
+        running = asyncio.create_task(session.run())
+        calling = asyncio.create_task(session.call("Reset", {"type": "Soft"}))
+        await transport.sending.wait()
+        transport.end_recv.set()
+        await running
+        transport.end_send.set()
+        with pytest.raises(SessionClosed):
+            await calling
+        del calling, running, session
+        gc.collect()
+        await asyncio.sleep(0)
+        assert complaints == []
+    finally:
+        loop.set_exception_handler(None)

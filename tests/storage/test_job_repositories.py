@@ -114,3 +114,24 @@ async def test_diagnostics_tokens_are_unique(uow: SqlUnitOfWork) -> None:
         await uow.run(second)
     jobs = await uow.read(lambda r: r.diagnostics.list_jobs())
     assert [j.station_id for j in jobs] == ["CP-1"]
+
+
+async def test_job_lists_page_by_cursor_newest_first(uow: SqlUnitOfWork) -> None:
+    """``before_id`` continues after the given job in (created_at, id) order, even
+    where two jobs share a creation time."""
+
+    async def work(r: Repositories) -> None:
+        times = (0, 10, 10, 20, 30)
+        fw = [await r.firmware.add_job("CP-1", f"https://x/{t}", at(t), None, at(t)) for t in times]
+        dg = [await r.diagnostics.add_job("CP-1", f"tok-{i}", at(t)) for i, t in enumerate(times)]
+        for jobs, repo in ((fw, r.firmware), (dg, r.diagnostics)):
+            newest_first = [j.id for j in reversed(jobs)]
+            first = await repo.list_jobs(limit=2)
+            assert [j.id for j in first] == newest_first[:2]
+            second = await repo.list_jobs(limit=2, before_id=first[-1].id)
+            assert [j.id for j in second] == newest_first[2:4]
+            third = await repo.list_jobs(limit=2, before_id=second[-1].id)
+            assert [j.id for j in third] == newest_first[4:]
+            assert await repo.list_jobs("CP-2", before_id=first[0].id) == []
+
+    await uow.run(work)

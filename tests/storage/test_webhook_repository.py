@@ -104,3 +104,26 @@ async def test_removing_a_webhook_fails_its_pending_deliveries_and_keeps_the_log
     assert [(d.id, d.state, d.last_error) for d in log] == [
         (delivery.id, DeliveryState.FAILED, "webhook removed")
     ]
+
+
+async def test_deliveries_page_by_cursor_newest_first(uow: SqlUnitOfWork) -> None:
+    async def work(r: Repositories) -> tuple[list[int], list[list[int]], list[int]]:
+        hook = await r.webhooks.add("https://a.example/hook", "s1", [], T0)
+        other = await r.webhooks.add("https://b.example/hook", "s2", [], T0)
+        ids = [
+            (await r.webhooks.add_delivery(hook.id, f"e{i}", "webhook.ping", {}, at(t))).id
+            for i, t in enumerate((0, 5, 5, 9))
+        ]
+        await r.webhooks.add_delivery(other.id, "x", "webhook.ping", {}, at(7))
+        pages: list[list[int]] = []
+        cursor: int | None = None
+        while True:
+            page = await r.webhooks.deliveries(hook.id, 3, cursor)
+            if not page:
+                return ids, pages, [d.id for d in await r.webhooks.deliveries(None, 10, ids[2])]
+            pages.append([d.id for d in page])
+            cursor = page[-1].id
+
+    ids, pages, across = await uow.run(work)
+    assert pages == [[ids[3], ids[2], ids[1]], [ids[0]]]
+    assert across == [ids[1], ids[0]]

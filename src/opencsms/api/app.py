@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 import opencsms
 from opencsms.api import files
@@ -37,6 +37,7 @@ from opencsms.api.routes import (
     local_lists,
     metrics,
     reservations,
+    security_events,
     signals,
     site_events,
     sites,
@@ -47,6 +48,7 @@ from opencsms.api.routes import (
     webhooks,
 )
 from opencsms.api.schemas import CommandOut
+from opencsms.dashboard.app import error_page, is_dashboard, mount_dashboard
 from opencsms.domain.commands import InvalidCommand, StationOffline, UnknownStation
 from opencsms.domain.smart_charging.grid import GridError
 from opencsms.domain.smart_charging.service import (
@@ -87,11 +89,13 @@ def create_app(context: ApiContext) -> FastAPI:
     app.include_router(files.router)  # stations' downloads and uploads: no API key
     app.include_router(events.router, prefix=API_PREFIX)
     app.include_router(webhooks.router, prefix=API_PREFIX)
+    app.include_router(security_events.router, prefix=API_PREFIX)
     app.include_router(signals.router, prefix=API_PREFIX)
     app.include_router(sites.router, prefix=API_PREFIX)
     app.include_router(site_events.router, prefix=API_PREFIX)
     app.include_router(smart_charging.router, prefix=API_PREFIX)
     app.include_router(metrics.router)  # Prometheus scrapes: no API key (see the module)
+    mount_dashboard(app)  # server-rendered pages under /dashboard, operator login
     return app
 
 
@@ -127,11 +131,13 @@ def _add_exception_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": str(exc) or "invalid request"}, 422)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         problems = []
         for error in exc.errors():
             where = ".".join(str(part) for part in error.get("loc", ()))
             problems.append(f"{where}: {error.get('msg', 'invalid')}")
+        if is_dashboard(request):
+            return error_page(request, 422, "; ".join(problems) or "invalid request")
         return JSONResponse(
             {"detail": "; ".join(problems) or "invalid request", "errors": _jsonable(exc)},
             422,

@@ -10,6 +10,7 @@ from fastapi import Request
 
 from opencsms.config import Settings
 from opencsms.domain.events import EventBus
+from opencsms.stations.message_log import MessageLog
 from opencsms.stations.registry import SessionRegistry
 
 if TYPE_CHECKING:
@@ -29,6 +30,8 @@ class ApiContext:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the node stops: long-lived responses (the event stream) end on
     it, rather than holding the server's graceful shutdown until its timeout."""
+    message_log: MessageLog | None = None
+    """This node's recent OCPP frames per station (None: not kept)."""
 
 
 def api_context(request: Request) -> ApiContext:

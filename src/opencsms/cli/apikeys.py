@@ -8,43 +8,22 @@ made by someone with access to the server's database (the same trust as
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from opencsms.app import Services
+from opencsms.cli.local import on_local_database
 from opencsms.cli.options import DatabaseUrl, DataDir
-from opencsms.config import Settings
 from opencsms.domain.api_keys import CreatedKey
 from opencsms.domain.model import ApiKey, ApiRole
-
-T = TypeVar("T")
 
 apikeys_app = typer.Typer(help="Operator API keys (bearer tokens).", no_args_is_help=True)
 console = Console()
 errors = Console(stderr=True)
-
-
-def _run(
-    data_dir: Path | None, database_url: str | None, work: Callable[[Services], Awaitable[T]]
-) -> T:
-    overrides = {"data_dir": data_dir, "database_url": database_url}
-    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
-
-    async def main() -> T:
-        services = await Services.open(settings)
-        try:
-            return await work(services)
-        finally:
-            await services.close()
-
-    return asyncio.run(main())
 
 
 @apikeys_app.command("create")
@@ -60,7 +39,7 @@ def create(
         return await services.api_keys.create(name, role)
 
     try:
-        created = _run(data_dir, database_url, work)
+        created = on_local_database(data_dir, database_url, work)
     except ValueError as exc:
         errors.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
@@ -77,7 +56,7 @@ def list_keys(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> Non
         return await services.api_keys.list()
 
     table = Table("id", "name", "role", "created", "last used", "revoked")
-    for key in _run(data_dir, database_url, work):
+    for key in on_local_database(data_dir, database_url, work):
         table.add_row(
             key.id,
             key.name,
@@ -100,7 +79,7 @@ def revoke(
     async def work(services: Services) -> bool:
         return await services.api_keys.revoke(key_id)
 
-    if not _run(data_dir, database_url, work):
+    if not on_local_database(data_dir, database_url, work):
         errors.print(f"[red]error:[/] no active API key {key_id!r}")
         raise typer.Exit(1)
     console.print(f"revoked API key {key_id}")

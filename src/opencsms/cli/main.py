@@ -22,8 +22,10 @@ from rich.console import Console
 from opencsms import logs
 from opencsms.app import CentralSystem, Services
 from opencsms.cli.apikeys import apikeys_app
+from opencsms.cli.demo import demo
 from opencsms.cli.operate import commands_app, stations_app, tags_app, transactions_app
-from opencsms.cli.options import DatabaseUrl, DataDir
+from opencsms.cli.operators import operators_app
+from opencsms.cli.options import DatabaseUrl, DataDir, address_in_use
 from opencsms.cli.plan import plan
 from opencsms.cli.sites import sites_app
 from opencsms.cli.smart_charging import savings, sessions_app, signals_app
@@ -38,12 +40,14 @@ app.add_typer(tags_app, name="tags")
 app.add_typer(transactions_app, name="transactions")
 app.add_typer(commands_app, name="commands")
 app.add_typer(apikeys_app, name="apikeys")
+app.add_typer(operators_app, name="operators")
 app.command("simulate")(simulate)
 app.command("plan")(plan)
 app.add_typer(signals_app, name="signals")
 app.add_typer(sites_app, name="sites")
 app.add_typer(sessions_app, name="sessions")
 app.command("savings")(savings)
+app.command("demo")(demo)
 
 console = Console()
 errors = Console(stderr=True)
@@ -112,6 +116,7 @@ def serve(
         if system.ca_file is not None:
             console.print(f"development CA certificate (trust this in stations): {system.ca_file}")
         console.print(f"operator API on {system.api_url}/api/v1 (OpenAPI: {system.api_url}/docs)")
+        console.print(f"dashboard on {system.api_url}/dashboard/ (opencsms operators add NAME)")
         console.print(f"database: {settings.resolved_database_url}")
         try:
             await asyncio.Event().wait()
@@ -122,6 +127,11 @@ def serve(
         _run_loop(main())
     except KeyboardInterrupt:
         pass
+    except OSError as exc:
+        if (reason := address_in_use(exc)) is None:
+            raise
+        errors.print(f"[red]error:[/] {reason}; see --ocpp-port and --api-port", highlight=False)
+        raise typer.Exit(2) from None
 
 
 def _run_loop(main: Coroutine[Any, Any, None]) -> None:

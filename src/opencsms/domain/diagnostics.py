@@ -240,9 +240,10 @@ class DiagnosticsService:
         return await self._uow.read(lambda r: r.diagnostics.get_job(job_id))
 
     async def list_jobs(
-        self, station_id: str | None = None, limit: int = 100
+        self, station_id: str | None = None, limit: int = 100, before_id: int | None = None
     ) -> builtins.list[DiagnosticsJob]:
-        return await self._uow.read(lambda r: r.diagnostics.list_jobs(station_id, limit))
+        """Newest first; ``before_id`` is the last job of the previous page."""
+        return await self._uow.read(lambda r: r.diagnostics.list_jobs(station_id, limit, before_id))
 
     # -- following the command -------------------------------------------------
 

@@ -61,6 +61,14 @@ class FleetView:
 
         return await self._uow.read(read)
 
+    async def station_samples(self, station_id: str, limit: int) -> list[StoredMeterValue]:
+        """The station's latest ``limit`` sampled values (every connector), oldest
+        first: bounded whatever the station's history (the station page's chart)."""
+        return await self._uow.read(lambda r: r.meter_values.for_station(station_id, limit))
+
+    async def site_of(self, station_id: str) -> str | None:
+        return await self._uow.read(lambda r: r.sites.site_of(station_id))
+
     async def transactions(
         self, where: TransactionFilter, limit: int, offset: int = 0
     ) -> list[Transaction]:

@@ -380,6 +380,43 @@ class ApiKey:
 
 
 @dataclass(frozen=True, slots=True)
+class Operator:
+    """A dashboard login; the password is stored only as a salted scrypt hash."""
+
+    name: str  # the login: 1-64 of [A-Za-z0-9._@-]
+    role: ApiRole
+    password_hash: str  # never the password
+    created_at: datetime
+    disabled_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorSession:
+    """A logged-in dashboard session. Only the token's hash is stored: the
+    token itself lives in the browser's cookie."""
+
+    id: str  # SHA-256 hex of the session token
+    operator: str
+    role: ApiRole
+    csrf_token: str  # random per session, sent back in forms / X-CSRF-Token
+    created_at: datetime
+    expires_at: datetime  # absolute end
+    last_seen_at: datetime  # the idle timeout is measured from here
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityEvent:
+    """A login, failed login or account change, for the operators' audit page."""
+
+    id: int | None
+    at: datetime
+    kind: str  # e.g. "station.login_failed", "operator.login", "operator.disabled"
+    subject: str  # station id or operator name
+    remote: str | None  # remote address when known
+    detail: str  # a sentence; never a password or key
+
+
+@dataclass(frozen=True, slots=True)
 class Webhook:
     id: int
     url: str

@@ -31,10 +31,13 @@ from opencsms.domain.model import (
     LocalList,
     LocalListEntry,
     MeterValue,
+    Operator,
+    OperatorSession,
     OrphanStop,
     ProvisioningItem,
     Reservation,
     ReservationState,
+    SecurityEvent,
     Station,
     StationEvent,
     StationInfo,
@@ -64,6 +67,14 @@ T = TypeVar("T")
 
 class StationExists(Exception):
     """A station with this id is already registered."""
+
+
+class OperatorExists(ValueError):
+    """An operator with this name already exists."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"an operator named {name!r} already exists")
+        self.name = name
 
 
 class StationRepository(Protocol):
@@ -343,9 +354,9 @@ class FirmwareRepository(Protocol):
         """The newest job still requested or running."""
 
     async def list_jobs(
-        self, station_id: str | None = None, limit: int = 100
+        self, station_id: str | None = None, limit: int = 100, before_id: int | None = None
     ) -> builtins.list[FirmwareJob]:
-        """Newest first."""
+        """Newest first; ``before_id``: only the jobs after that one (a page cursor)."""
 
 
 class DiagnosticsRepository(Protocol):
@@ -369,9 +380,9 @@ class DiagnosticsRepository(Protocol):
 
     async def latest_open_job(self, station_id: str) -> DiagnosticsJob | None: ...
     async def list_jobs(
-        self, station_id: str | None = None, limit: int = 100
+        self, station_id: str | None = None, limit: int = 100, before_id: int | None = None
     ) -> builtins.list[DiagnosticsJob]:
-        """Newest first."""
+        """Newest first; ``before_id``: only the jobs after that one (a page cursor)."""
 
 
 class ApiKeyRepository(Protocol):
@@ -380,6 +391,40 @@ class ApiKeyRepository(Protocol):
     async def list(self) -> builtins.list[ApiKey]: ...
     async def revoke(self, key_id: str, at: datetime) -> bool: ...
     async def touch(self, key_id: str, at: datetime) -> None: ...
+
+
+class OperatorRepository(Protocol):
+    """Dashboard operators and their sessions (sessions are keyed by the
+    token's hash, see :mod:`opencsms.domain.operators`)."""
+
+    async def add(self, operator: Operator) -> None:
+        """Insert; raise :class:`OperatorExists` if the name is taken."""
+
+    async def get(self, name: str) -> Operator | None: ...
+    async def list(self) -> builtins.list[Operator]:
+        """By name."""
+
+    async def set_password_hash(self, name: str, password_hash: str) -> bool: ...
+    async def disable(self, name: str, at: datetime) -> bool:
+        """False when there is no such operator (an already disabled one keeps its time)."""
+
+    async def add_session(self, session: OperatorSession) -> None: ...
+    async def get_session(self, session_id: str) -> OperatorSession | None: ...
+    async def touch_session(self, session_id: str, at: datetime) -> None: ...
+    async def remove_session(self, session_id: str) -> bool: ...
+    async def remove_sessions_of(self, name: str) -> int: ...
+    async def remove_expired_sessions(self, now: datetime) -> int:
+        """Sessions whose absolute end is at or before ``now``."""
+
+
+class SecurityEventRepository(Protocol):
+    async def add(self, event: SecurityEvent) -> SecurityEvent:
+        """Store (``id`` ignored); returns it with its id."""
+
+    async def recent(
+        self, limit: int, before_id: int | None = None, kind: str | None = None
+    ) -> builtins.list[SecurityEvent]:
+        """Newest first (by id); only ids below ``before_id`` (a page cursor)."""
 
 
 class WebhookRepository(Protocol):
@@ -415,9 +460,9 @@ class WebhookRepository(Protocol):
         delivered_at: datetime | None,
     ) -> None: ...
     async def deliveries(
-        self, webhook_id: int | None = None, limit: int = 100
+        self, webhook_id: int | None = None, limit: int = 100, before_id: int | None = None
     ) -> builtins.list[WebhookDelivery]:
-        """Newest first."""
+        """Newest first; ``before_id``: only the deliveries after that one (a page cursor)."""
 
 
 class SignalRepository(Protocol):
@@ -496,6 +541,68 @@ class ChargingRepository(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class StationQuery:
+    """What the fleet's station list is narrowed to (every field optional).
+
+    ``text`` matches a substring of the id, vendor or model, ignoring case;
+    ``connector_status`` keeps stations with at least one connector (not 0,
+    the station itself) in that status; ``site_id`` the members of a site."""
+
+    text: str | None = None
+    connector_status: str | None = None
+    site_id: str | None = None
+
+
+class FleetQueryRepository(Protocol):
+    """The operator's overview of the whole fleet: counts, sums and pages,
+    each one bounded query (the dashboard's home page, issue 6)."""
+
+    async def station_count(self) -> int: ...
+    async def connector_counts(self) -> dict[str, int]:
+        """Connectors (connector 0, the station itself, left out) by current status."""
+
+    async def active_transaction_count(self) -> int: ...
+    async def latest_power(
+        self, station_ids: Collection[str] | None = None
+    ) -> builtins.list[StoredMeterValue]:
+        """The ``Power.Active.Import`` samples of every active transaction (of
+        ``station_ids`` when given) taken at its latest power reading time
+        (every phase of that reading), one query however long the sessions."""
+
+    async def search(
+        self,
+        where: StationQuery,
+        limit: int,
+        after: str | None = None,
+        ids: Collection[str] | None = None,
+    ) -> builtins.list[Station]:
+        """Stations matching ``where`` by id, ids greater than ``after``; only
+        those of ``ids`` when given (at most ``IN_BATCH`` of them)."""
+
+    async def connectors_of(
+        self, station_ids: Collection[str]
+    ) -> dict[str, builtins.list[ConnectorStatus]]:
+        """:meth:`ConnectorStatusRepository.current` of many stations (those
+        without a status left out)."""
+
+    async def connectors_in(self, status: str, limit: int) -> builtins.list[ConnectorStatus]:
+        """Connectors (not 0) now in ``status``, most recently changed first."""
+
+    async def seen_stations(
+        self, limit: int, before: tuple[datetime, str] | None = None
+    ) -> builtins.list[Station]:
+        """Stations seen at least once, most recently seen first (then id
+        descending); ``before`` is the (last_seen_at, id) of a page's last row."""
+
+    async def provisioning_failures(self, limit: int) -> builtins.list[ProvisioningItem]:
+        """Desired configuration keys a station rejected or never took
+        (``failed``, ``rejected``), most recently updated first."""
+
+    async def profile_failures(self, limit: int) -> builtins.list[ProfileRecord]:
+        """Charging profiles every escalation step failed for, most recent first."""
+
+
+@dataclass(frozen=True, slots=True)
 class Repositories:
     stations: StationRepository
     connectors: ConnectorStatusRepository
@@ -514,6 +621,9 @@ class Repositories:
     signals: SignalRepository
     sites: SiteRepository
     charging: ChargingRepository
+    operators: OperatorRepository
+    security_events: SecurityEventRepository
+    fleet: FleetQueryRepository
 
 
 Work = Callable[[Repositories], Awaitable[T]]

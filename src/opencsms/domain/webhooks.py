@@ -73,6 +73,13 @@ EVENT_TYPES = frozenset(
         "reservation.changed",
         "firmware.status",
         "diagnostics.status",
+        "security.station.login_failed",
+        "security.operator.login",
+        "security.operator.login_failed",
+        "security.operator.logout",
+        "security.operator.created",
+        "security.operator.password_changed",
+        "security.operator.disabled",
     }
 )
 """What a webhook may filter on (see :mod:`opencsms.domain.events`)."""
@@ -183,12 +190,13 @@ class WebhookService:
         return await self._uow.read(work)
 
     async def deliveries(
-        self, webhook_id: int | None = None, limit: int = 100
+        self, webhook_id: int | None = None, limit: int = 100, before_id: int | None = None
     ) -> builtins.list[WebhookDelivery]:
-        """The delivery log, newest first."""
+        """The delivery log, newest first; ``before_id`` is the last delivery of
+        the previous page."""
 
         async def work(repos: Repositories) -> builtins.list[WebhookDelivery]:
-            return await repos.webhooks.deliveries(webhook_id, limit)
+            return await repos.webhooks.deliveries(webhook_id, limit, before_id)
 
         return await self._uow.read(work)
 

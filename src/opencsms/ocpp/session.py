@@ -64,6 +64,12 @@ carries the action of the CALL it answers. Called synchronously for every
 CALL and every reply to one (metrics count with it); it must be cheap and
 must not raise."""
 
+TextObserver = Callable[[str, str | bytes], None]
+"""``on_text(direction, text)``: every frame as it went over the wire (received
+as read, before decoding; sent as encoded), for a recent-messages view. Called
+synchronously; it must be cheap (keep the text, parse it later) and must not
+raise."""
+
 
 class Transport(Protocol):
     """What a session needs of a WebSocket; websockets' connections fit as is.
@@ -102,6 +108,7 @@ class OcppSession:
         lenient: bool = False,
         message_id: Callable[[], str] = frames.new_message_id,
         on_frame: FrameObserver | None = None,
+        on_text: TextObserver | None = None,
         on_first_reply: FirstReply | None = None,
     ) -> None:
         self.identity = identity
@@ -113,6 +120,7 @@ class OcppSession:
         self.lenient = lenient
         self._new_message_id = message_id
         self._on_frame = on_frame
+        self._on_text = on_text
         self._incoming: asyncio.Queue[Call] = asyncio.Queue()
         self._recent: OrderedDict[str, str | None] = OrderedDict()
         self._call_lock = asyncio.Lock()
@@ -173,10 +181,13 @@ class OcppSession:
             )
             self._pending_id, self._pending = message_id, future
             try:
+                text = Call(message_id, action, payload).encode()
                 try:
-                    await self.transport.send(Call(message_id, action, payload).encode())
+                    await self.transport.send(text)
                 except ConnectionClosed:
                     raise SessionClosed(self.identity) from None
+                if self._on_text is not None:
+                    self._on_text("sent", text)
                 if self._on_frame is not None:
                     self._on_frame("sent", "call", action)
                 try:
@@ -186,6 +197,11 @@ class OcppSession:
                     raise CallTimeout(f"{action} to {self.identity}: no reply") from None
             finally:
                 self._pending_id, self._pending = None, None
+                if future.done() and not future.cancelled():
+                    # run() fails the pending call when the socket ends; if that
+                    # happened while we were still sending, nobody awaits it
+                    # ("Future exception was never retrieved" at shutdown)
+                    future.exception()
         if self._on_frame is not None:
             self._on_frame(
                 "received", "error" if isinstance(reply, CallError) else "result", action
@@ -207,6 +223,8 @@ class OcppSession:
     # -- receiving ---------------------------------------------------------
 
     def _dispatch(self, raw: str | bytes) -> None:
+        if self._on_text is not None:
+            self._on_text("received", raw)
         try:
             frame = frames.decode(raw)
         except frames.UnknownMessageType as exc:
@@ -249,6 +267,8 @@ class OcppSession:
                 await self.transport.send(text)
             except ConnectionClosed:
                 return
+            if self._on_text is not None:
+                self._on_text("sent", text)
             if self._on_frame is not None:
                 kind = "error" if isinstance(reply, CallError) else "result"
                 self._on_frame("sent", kind, call.action)
@@ -308,6 +328,8 @@ class OcppSession:
         self._send_soon_text(frame.encode())
 
     def _send_soon_text(self, text: str) -> None:
+        if self._on_text is not None:
+            self._on_text("sent", text)
         self._spawn(self.transport.send(text))
 
 

@@ -18,7 +18,9 @@ The listener calls :meth:`StationAuthenticator.authenticate` from its
   the cache is worthless outside this process's memory.
 
 The password never appears in a log line or exception; log lines carry the
-station id, the remote address and a reason.
+station id, the remote address and a reason. ``on_failure`` receives the same
+three (the composition root records them as security events); it must not
+block, and this module stays free of storage.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class StationAuthenticator:
         verify: Callable[[str, bytes], bool] = verify_key,
         dummy: Callable[[int], None] = dummy_verify,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_failure: Callable[[str, str | None, str], None] | None = None,
     ) -> None:
         """``cost`` is the scrypt cost of the dummy run for unknown ids (match new hashes).
 
@@ -69,6 +72,7 @@ class StationAuthenticator:
         self._verify = verify
         self._dummy = dummy
         self._sleep = sleep
+        self._on_failure = on_failure
         self._hash_slots = asyncio.Semaphore(max_parallel_hashes)
         self._cache_key = secrets.token_bytes(32)
         self._max_cached = max_cached
@@ -145,6 +149,11 @@ class StationAuthenticator:
             reason=reason,
             delay=delay,
         )
+        if self._on_failure is not None:
+            try:
+                self._on_failure(station_id, remote_address, reason)
+            except Exception:  # a broken observer must not turn a 401 into a 500
+                log.exception("on_failure callback failed", station_id=station_id)
         if delay > 0:
             await self._sleep(delay)
         return False

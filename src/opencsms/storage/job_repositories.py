@@ -16,7 +16,7 @@ import builtins
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, insert, select, update
+from sqlalchemy import Row, Table, and_, insert, or_, select, update
 
 from opencsms.domain.model import DiagnosticsJob, FirmwareFile, FirmwareJob, JobState
 from opencsms.storage.pending import Executor
@@ -105,11 +105,15 @@ class _Jobs:
         row: Row[Any] | None = (await self._conn.execute(stmt)).first()
         return row
 
-    async def _list(self, station_id: str | None, limit: int) -> builtins.list[Row[Any]]:
+    async def _list(
+        self, station_id: str | None, limit: int, before_id: int | None = None
+    ) -> builtins.list[Row[Any]]:
         c = self._table.c
         stmt = select(self._table)
         if station_id is not None:
             stmt = stmt.where(c.station_id == station_id)
+        if before_id is not None:
+            stmt = stmt.where(_before(self._table, before_id))
         stmt = stmt.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
         return list(await self._conn.execute(stmt))
 
@@ -192,9 +196,10 @@ class SqlFirmwareRepository(_Jobs):
         return None if row is None else _firmware_job_from_row(row)
 
     async def list_jobs(
-        self, station_id: str | None = None, limit: int = 100
+        self, station_id: str | None = None, limit: int = 100, before_id: int | None = None
     ) -> builtins.list[FirmwareJob]:
-        return [_firmware_job_from_row(row) for row in await self._list(station_id, limit)]
+        rows = await self._list(station_id, limit, before_id)
+        return [_firmware_job_from_row(row) for row in rows]
 
 
 class SqlDiagnosticsRepository(_Jobs):
@@ -256,6 +261,14 @@ class SqlDiagnosticsRepository(_Jobs):
         return None if row is None else _diagnostics_job_from_row(row)
 
     async def list_jobs(
-        self, station_id: str | None = None, limit: int = 100
+        self, station_id: str | None = None, limit: int = 100, before_id: int | None = None
     ) -> builtins.list[DiagnosticsJob]:
-        return [_diagnostics_job_from_row(row) for row in await self._list(station_id, limit)]
+        rows = await self._list(station_id, limit, before_id)
+        return [_diagnostics_job_from_row(row) for row in rows]
+
+
+def _before(table: Table, row_id: int) -> Any:
+    """Rows after ``row_id`` in the (created_at, id) descending order of the lists."""
+    c = table.c
+    cursor = select(c.created_at).where(c.id == row_id).scalar_subquery()
+    return or_(c.created_at < cursor, and_(c.created_at == cursor, c.id < row_id))

@@ -58,7 +58,9 @@ from opencsms.storage.api_key_repository import SqlApiKeyRepository
 from opencsms.storage.charging_repository import SqlChargingRepository
 from opencsms.storage.command_repository import SqlCommandRepository
 from opencsms.storage.configuration_repository import SqlConfigurationRepository
+from opencsms.storage.fleet_queries import SqlFleetQueries
 from opencsms.storage.job_repositories import SqlDiagnosticsRepository, SqlFirmwareRepository
+from opencsms.storage.operator_repository import SqlOperatorRepository, SqlSecurityEventRepository
 from opencsms.storage.pending import Executor, PendingRows, upsert
 from opencsms.storage.reservation_repository import (
     SqlLocalListRepository,
@@ -469,6 +471,9 @@ def repositories(conn: Executor, pending: PendingRows | None = None) -> Reposito
         signals=SqlSignalRepository(conn),
         sites=SqlSiteRepository(conn),
         charging=SqlChargingRepository(conn),
+        operators=SqlOperatorRepository(conn),
+        security_events=SqlSecurityEventRepository(conn),
+        fleet=SqlFleetQueries(conn, pending),
     )
 
 

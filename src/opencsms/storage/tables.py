@@ -34,6 +34,7 @@ from sqlalchemy import (
     Dialect,
     Enum,
     Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -127,6 +128,7 @@ stations = Table(
     Column("info_meter_serial_number", String(255)),
     Column("last_boot_at", UtcDateTime),
     Column("last_seen_at", UtcDateTime),
+    Index(None, "last_seen_at"),  # the dashboard's offline stations, newest first
 )
 
 
@@ -151,6 +153,7 @@ connector_status = Table(
     metadata,
     *_status_report_columns(),
     PrimaryKeyConstraint("station_id", "connector_id"),
+    Index(None, "status", "updated_at"),  # the dashboard's counts and faulted connectors
 )
 
 status_history = Table(
@@ -304,6 +307,7 @@ provisioning = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("detail", Text),
     PrimaryKeyConstraint("station_id", "key"),
+    Index(None, "state", "updated_at"),  # the dashboard's failed keys
 )
 
 reservations = Table(
@@ -398,6 +402,48 @@ api_keys = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_used_at", UtcDateTime),
     Column("revoked_at", UtcDateTime),
+)
+
+# -- dashboard operators, their sessions, security events (migration 0006)
+
+operators = Table(
+    "operators",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("disabled_at", UtcDateTime),
+)
+
+operator_sessions = Table(
+    "operator_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column(
+        "operator",
+        String(64),
+        ForeignKey("operators.name", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("role", String(20), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+)
+
+security_events = Table(
+    "security_events",
+    metadata,
+    Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("remote", String(255)),
+    Column("detail", Text, nullable=False),
+    Index(None, "kind", "id"),
 )
 
 webhooks = Table(
@@ -546,6 +592,7 @@ charging_profiles = Table(
     Column("detail", Text),
     PrimaryKeyConstraint("station_id", "connector_id", "purpose"),
     Index(None, "resend_at"),
+    Index(None, "state", "updated_at"),  # the dashboard's profiles not applied
 )
 
 learned_profile_options = Table(

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, and_, delete, insert, or_, select, update
 
 from opencsms.domain.model import DeliveryState, Webhook, WebhookDelivery
 from opencsms.storage.pending import Executor
@@ -168,12 +168,17 @@ class SqlWebhookRepository:
         )
 
     async def deliveries(
-        self, webhook_id: int | None = None, limit: int = 100
+        self, webhook_id: int | None = None, limit: int = 100, before_id: int | None = None
     ) -> builtins.list[WebhookDelivery]:
         d = webhook_deliveries.c
         query = select(webhook_deliveries).order_by(d.created_at.desc(), d.id.desc()).limit(limit)
         if webhook_id is not None:
             query = query.where(d.webhook_id == webhook_id)
+        if before_id is not None:  # the page after that delivery, in this order
+            cursor = select(d.created_at).where(d.id == before_id).scalar_subquery()
+            query = query.where(
+                or_(d.created_at < cursor, and_(d.created_at == cursor, d.id < before_id))
+            )
         result = await self._conn.execute(query)
         return [delivery_from_row(row) for row in result]
 

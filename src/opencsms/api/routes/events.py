@@ -60,11 +60,22 @@ async def event_stream(
     ] = None,
     heartbeat: Annotated[float, Query(ge=1, le=300, description="seconds")] = HEARTBEAT_S,
 ) -> StreamingResponse:
-    types = _types(type or ())
-    accepts = _filter(set(station_id or ()), types)
+    return event_stream_response(ctx, station_id or (), type or (), heartbeat)
+
+
+def event_stream_response(
+    ctx: ApiContext,
+    station_ids: list[str] | tuple[str, ...],
+    types: list[str] | tuple[str, ...],
+    heartbeat: float = HEARTBEAT_S,
+) -> StreamingResponse:
+    """The SSE response for these filters (also the dashboard's live stream).
+    An unknown type raises HTTPException 422."""
+    chosen = _types(types)
+    accepts = _filter(set(station_ids), chosen)
     # Subscribed before the response starts: nothing published after this
     # request was accepted is missed.
-    subscription = ctx.events.subscribe(accepts, types=types or None)
+    subscription = ctx.events.subscribe(accepts, types=chosen or None)
     return StreamingResponse(
         _messages(subscription, ctx.stopping, heartbeat),
         media_type="text/event-stream",

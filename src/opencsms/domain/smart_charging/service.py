@@ -63,6 +63,7 @@ from opencsms.domain.smart_charging.session_view import (
     SessionPlanView,
     SiteLoad,
     planned_load,
+    series_of,
     session_account,
     session_view,
 )
@@ -207,6 +208,15 @@ class SmartChargingService:
 
     async def signal_summaries(self) -> list[SeriesSummary]:
         return await self._uow.read(lambda r: r.signals.summaries())
+
+    async def station_series(self, station_id: str) -> tuple[str, str]:
+        """The (price, CO2) series a station's sessions are planned and priced
+        with: its site's, else the defaults (what a session's chart shows)."""
+        return await self._uow.read(lambda r: series_of(r, station_id))
+
+    def now(self) -> datetime:
+        """This service's clock: readers showing "now" agree with its plans."""
+        return self._clock()
 
     # -- sites, membership, events -------------------------------------------
 
