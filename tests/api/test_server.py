@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import asyncpg
 import httpx
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from integration.conftest import CentralFactory, api_client_for
+from opencsms.api.server import _bind
 from opencsms.domain.model import ApiRole
 from opencsms.testing import create_api_key
 
@@ -72,3 +74,24 @@ async def test_stop_closes_the_api(start_central: CentralFactory) -> None:
                 pass
             else:
                 raise AssertionError("the API still answers after stop()")
+
+
+async def test_connections_to_the_api_socket_send_without_delay() -> None:
+    """asyncio sets TCP_NODELAY on accepted connections only when the
+    listening socket says it is TCP; without it a response body written
+    after its headers waited for the client's delayed ACK."""
+    listening = _bind("127.0.0.1", 0)
+    seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = writer.get_extra_info("socket")
+        seen.set_result(conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        writer.close()
+
+    server = await asyncio.start_server(accepted, sock=listening)
+    async with server:
+        port = listening.getsockname()[1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert await asyncio.wait_for(seen, 5) != 0
+        writer.close()
+        await writer.wait_closed()

@@ -248,9 +248,12 @@ class Stepper:
     """Simulated seconds per step; also the period of the sweep."""
     idle_timeout: float = 30.0
     """Real seconds one step may take to become idle before the test fails."""
-    budget_s: float = float(os.environ.get("E2E_BUDGET", "120"))
-    """Real seconds the whole run may take (the e2e is meant to run in the
-    suite); ``E2E_BUDGET`` raises it to study a slow night to its end."""
+    budget_s: float = float(os.environ.get("E2E_BUDGET", "600"))
+    """Real seconds the whole run may take: a guard that ends a night that
+    has stopped making progress, never a speed test (the night takes
+    ~150 real s on a quiet 2-core VM; at 120 s it failed whenever the
+    machine was busy). Speed is measured in ``bench/``; ``E2E_BUDGET``
+    changes the guard."""
     started: float = field(default_factory=time.monotonic)
     steps: int = 0
     busiest: float = 0.0
