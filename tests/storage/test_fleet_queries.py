@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from opencsms.domain.fleet_overview import FleetOverview
 from opencsms.domain.model import (
     MeterValue,
     ProvisioningItem,
@@ -96,16 +97,33 @@ async def test_counts_and_power(uow: SqlUnitOfWork) -> None:
     }
     assert await uow.read(lambda r: r.fleet.active_transaction_count()) == 2
     readings = await uow.read(lambda r: r.fleet.latest_power())
-    got = sorted((v.station_id, v.timestamp, v.sample.value, v.sample.phase) for v in readings)
-    assert got == [
-        ("CP-A1", at(120), "11.0", None),
-        ("CP-A2", at(90), "1000", "L1"),
-        ("CP-A2", at(90), "1000", "L2"),
-        ("CP-A2", at(90), "1500", "L3"),
+    got = sorted((v.station_id, v.value, v.unit, v.phase) for v in readings)
+    assert got == [  # CP-A1's 7000 W of a minute before is not its latest
+        ("CP-A1", "11.0", "kW", None),
+        ("CP-A2", "1000", "W", "L1"),
+        ("CP-A2", "1000", "W", "L2"),
+        ("CP-A2", "1500", "W", "L3"),
     ]
     only = await uow.read(lambda r: r.fleet.latest_power(["CP-A2", "XY-9"]))
     assert {v.station_id for v in only} == {"CP-A2"}
     assert await uow.read(lambda r: r.fleet.latest_power([])) == []
+
+
+async def test_the_overview_sums_power_in_watts_a_total_or_its_phases(uow: SqlUnitOfWork) -> None:
+    await uow.run(fleet)
+    overview = FleetOverview(uow)
+    summary = await overview.summary(online_ids=["CP-A1"])
+    # CP-A1: 11.0 kW (its total); CP-A2: no total, so L1 + L2 + L3 = 3,500 W
+    assert summary.power_w == 14_500.0
+    assert (summary.stations, summary.online, summary.offline) == (5, 1, 4)
+    page = await overview.stations(StationQuery(), 10, None, online_ids=["CP-A1"])
+    assert {row.station.id: row.power_w for row in page.rows} == {
+        "CP-A1": 11_000.0,
+        "CP-A2": 3_500.0,
+        "CP-B1": None,
+        "CP-C1": None,
+        "XY-9": None,  # its session is over: its 9,000 W is not power now
+    }
 
 
 async def test_search_filters_and_pages(uow: SqlUnitOfWork) -> None:

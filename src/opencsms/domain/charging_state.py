@@ -52,10 +52,14 @@ class ChargingState(StrEnum):
 
 
 def _number(sample: SampledValue) -> float | None:
-    if sample.format == "SignedData":
+    return _reading(sample.value, sample.format)
+
+
+def _reading(text: str, format: str | None) -> float | None:
+    if format == "SignedData":
         return None
     try:
-        value = float(sample.value)
+        value = float(text)
     except ValueError:
         return None
     return value if math.isfinite(value) else None
@@ -63,10 +67,17 @@ def _number(sample: SampledValue) -> float | None:
 
 def scaled(sample: SampledValue, base: str, kilo: str) -> float | None:
     """The sample in ``base`` units (Wh, W), or None for an unknown unit."""
-    value = _number(sample)
+    return in_base_units(sample.value, sample.unit, sample.format, base, kilo)
+
+
+def in_base_units(
+    text: str, unit: str | None, format: str | None, base: str, kilo: str
+) -> float | None:
+    """:func:`scaled` of a sample's raw fields."""
+    value = _reading(text, format)
     if value is None:
         return None
-    unit = sample.unit or base
+    unit = unit or base
     if unit == base:
         return value
     if unit == kilo:

@@ -19,8 +19,8 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from opencsms.domain.charging_state import scaled
-from opencsms.domain.model import ConnectorStatus, ProvisioningItem, Station, StoredMeterValue
+from opencsms.domain.charging_state import in_base_units
+from opencsms.domain.model import ConnectorStatus, PowerReading, ProvisioningItem, Station
 from opencsms.domain.ports import Repositories, StationQuery, UnitOfWork
 from opencsms.domain.smart_charging.records import ProfileRecord
 
@@ -210,21 +210,19 @@ async def _offline(repos: Repositories, connected: frozenset[str], limit: int) -
     return found[:limit]
 
 
-def _power_by_transaction(readings: Sequence[StoredMeterValue]) -> dict[int, float]:
+def _power_by_transaction(readings: Sequence[PowerReading]) -> dict[int, float]:
     """Each transaction's power in W from its latest power reading: the total
     when one was reported, else the sum of the phases (as
-    :func:`~opencsms.domain.charging_state.power_w` reads it)."""
-    by_transaction: dict[int, list[StoredMeterValue]] = defaultdict(list)
+    :func:`~opencsms.domain.charging_state.power_w` reads it). One pass: the
+    fleet's power now sums thousands of readings."""
+    totals: dict[int, float] = {}
+    phases: dict[int, float] = {}
     for reading in readings:
-        if reading.transaction_id is not None:
-            by_transaction[reading.transaction_id].append(reading)
-    power: dict[int, float] = {}
-    for transaction_id, samples in by_transaction.items():
-        values = [(s.sample.phase, scaled(s.sample, "W", "kW")) for s in samples]
-        total = [v for phase, v in values if phase is None and v is not None]
-        phases = [v for _, v in values if v is not None]
-        if total:
-            power[transaction_id] = total[-1]
-        elif phases:
-            power[transaction_id] = sum(phases)
-    return power
+        watts = in_base_units(reading.value, reading.unit, reading.format, "W", "kW")
+        if watts is None:
+            continue
+        if reading.phase is None:
+            totals[reading.transaction_id] = watts
+        else:
+            phases[reading.transaction_id] = phases.get(reading.transaction_id, 0.0) + watts
+    return phases | totals

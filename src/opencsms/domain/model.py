@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class TagStatus(StrEnum):
@@ -119,6 +120,19 @@ class StoredMeterValue:
     timestamp: datetime
     received_at: datetime
     sample: SampledValue
+
+
+class PowerReading(NamedTuple):
+    """One ``Power.Active.Import`` sample of an active session's latest power
+    reading: only what a sum of power needs (the fleet's power now reads
+    thousands at once)."""
+
+    station_id: str
+    transaction_id: int
+    phase: str | None
+    value: str
+    unit: str | None
+    format: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from opencsms.domain.model import (
     Operator,
     OperatorSession,
     OrphanStop,
+    PowerReading,
     ProvisioningItem,
     Reservation,
     ReservationState,
@@ -564,7 +565,7 @@ class FleetQueryRepository(Protocol):
     async def active_transaction_count(self) -> int: ...
     async def latest_power(
         self, station_ids: Collection[str] | None = None
-    ) -> builtins.list[StoredMeterValue]:
+    ) -> builtins.list[PowerReading]:
         """The ``Power.Active.Import`` samples of every active transaction (of
         ``station_ids`` when given) taken at its latest power reading time
         (every phase of that reading), one query however long the sessions."""
