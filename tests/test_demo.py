@@ -135,7 +135,8 @@ async def test_a_second_start_on_the_same_directory_works(options: DemoOptions) 
     """The first run is killed with a car charging (no StopTransaction); the
     second re-keys the stations, closes the open session (its id tag would be
     refused as ConcurrentTx otherwise), the same car gets a session again, the
-    password is new; a clean stop leaves no session open."""
+    password is new and works though the operator was disabled in between; a
+    clean stop leaves no session open."""
     deadline = Deadline(BUDGET_S)
     options.stations = 6
     first = await start_demo(options)
@@ -147,6 +148,11 @@ async def test_a_second_start_on_the_same_directory_works(options: DemoOptions) 
     finally:  # killed: the cars never unplug
         await first.fleet.stop()
         await first.central.stop()
+    services = await Services.open(demo_settings(options))
+    try:
+        await services.operators.disable(first.login[0])
+    finally:
+        await services.close()
 
     second = await start_demo(options)
     try:

@@ -292,13 +292,15 @@ async def import_signals(central: CentralSystem, now: datetime, hours: float) ->
 
 
 async def dashboard_login(central: CentralSystem, name: str) -> tuple[str, str]:
-    """An admin operator with a fresh password (reset when it exists: a re-run)."""
+    """An admin operator with a fresh password (reset, and enabled if it was
+    disabled, when it exists: a re-run)."""
     password = secrets.token_urlsafe(12)
     operators = central.services.operators
     try:
         await operators.create(name, password, ApiRole.ADMIN)
     except OperatorExists:
         await operators.set_password(name, password)
+        await operators.enable(name)
     return name, password
 
 

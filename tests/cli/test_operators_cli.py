@@ -58,7 +58,7 @@ def generated_password(output: str) -> str:
     return lines[at + 1].strip()
 
 
-def test_add_list_passwd_disable(data_dir: Path) -> None:
+def test_add_list_passwd_disable_enable(data_dir: Path) -> None:
     code, output = run(data_dir, "add", "alice", "--password-stdin", stdin=PASSWORD + "\n")
     assert code == 0, output
     assert PASSWORD not in output
@@ -89,6 +89,11 @@ def test_add_list_passwd_disable(data_dir: Path) -> None:
     [alice, bob] = operators(data_dir)
     assert alice.disabled_at is None and bob.disabled_at is not None
 
+    code, output = run(data_dir, "enable", "bob@example.org")
+    assert code == 0, output
+    assert logs_in(data_dir, "bob@example.org", bob_password)
+    assert all(o.disabled_at is None for o in operators(data_dir))
+
 
 def test_bad_input_exits_2_and_changes_nothing(data_dir: Path) -> None:
     assert run(data_dir, "add", "alice", "--password-stdin", stdin=PASSWORD)[0] == 0
@@ -103,6 +108,7 @@ def test_bad_input_exits_2_and_changes_nothing(data_dir: Path) -> None:
         (("passwd", "carol", "--password-stdin"), PASSWORD, "no operator named 'carol'"),
         (("passwd", "alice", "--password-stdin"), "too short", "at least 10 characters"),
         (("disable", "carol"), None, "no operator named 'carol'"),
+        (("enable", "carol"), None, "no operator named 'carol'"),
     ]
     for args, stdin, message in cases:
         code, output = run(data_dir, *args, stdin=stdin)

@@ -144,6 +144,25 @@ async def test_login_right_wrong_unknown_disabled(h: Harness) -> None:
     assert all(PASSWORD not in e.detail and e.remote == ADDR for e in failed)
 
 
+async def test_a_disabled_operator_enabled_logs_in_with_its_password(h: Harness) -> None:
+    await h.operators.create("alice", PASSWORD, ApiRole.ADMIN)
+    await h.operators.enable("alice")  # not disabled: nothing to do, nothing recorded
+    await h.operators.disable("alice")
+    assert await h.operators.login("alice", PASSWORD, ADDR) is None
+    await h.operators.enable("alice")
+    assert isinstance(await h.operators.login("alice", PASSWORD, ADDR), LoggedIn)
+    with pytest.raises(UnknownOperator):
+        await h.operators.enable("mallory")
+    await h.security.flush()
+    assert [e.kind for e in reversed(await h.security.recent())] == [
+        "operator.created",
+        "operator.disabled",
+        "operator.login_failed",
+        "operator.enabled",
+        "operator.login",
+    ]
+
+
 async def test_repeated_failures_are_held_back_but_never_a_success(h: Harness) -> None:
     await h.operators.create("alice", PASSWORD, ApiRole.ADMIN)
     for _ in range(5):

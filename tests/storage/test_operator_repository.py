@@ -30,7 +30,7 @@ def session(session_id: str, name: str, hours: float = 12) -> OperatorSession:
     )
 
 
-async def test_operators_add_get_list_password_disable(uow: SqlUnitOfWork) -> None:
+async def test_operators_add_get_list_password_disable_enable(uow: SqlUnitOfWork) -> None:
     bob, alice = operator("bob", ApiRole.READ_ONLY), operator("alice")
 
     async def add(r: Repositories) -> None:
@@ -61,6 +61,13 @@ async def test_operators_add_get_list_password_disable(uow: SqlUnitOfWork) -> No
     assert await uow.read(lambda r: r.operators.get("bob")) == replace(
         bob, password_hash="scrypt$new", disabled_at=later
     )
+    assert await uow.run(lambda r: r.operators.enable("bob"))
+    assert await uow.run(lambda r: r.operators.enable("alice"))  # never disabled: still true
+    assert not await uow.run(lambda r: r.operators.enable("carol"))
+    assert await uow.read(lambda r: r.operators.list()) == [
+        alice,
+        replace(bob, password_hash="scrypt$new"),
+    ]
 
 
 async def test_sessions_add_touch_remove_expire(uow: SqlUnitOfWork) -> None:

@@ -1,4 +1,4 @@
-"""``opencsms operators add | list | passwd | disable``: dashboard operator
+"""``opencsms operators add | list | passwd | disable | enable``: dashboard operator
 accounts, managed locally on the database.
 
 Local on purpose, like ``apikeys``: the first operator can only be made by
@@ -147,6 +147,24 @@ def disable(
     except UnknownOperator as exc:
         raise _fail(exc.args[0]) from None
     console.print(f"operator {name!r} disabled; its sessions ended", highlight=False)
+
+
+@operators_app.command("enable")
+def enable(
+    name: Annotated[str, typer.Argument(help="the operator's name")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Let a disabled operator log in again, with the password it had."""
+
+    async def work(services: Services) -> None:
+        await services.operators.enable(name)
+
+    try:
+        on_local_database(data_dir, database_url, work)
+    except UnknownOperator as exc:
+        raise _fail(exc.args[0]) from None
+    console.print(f"operator {name!r} enabled", highlight=False)
 
 
 def _when(at: datetime | None) -> str:

@@ -360,6 +360,23 @@ class OperatorService:
             "operator.disabled", name, None, f"disabled; {_sessions(ended)} ended"
         )
 
+    async def enable(self, name: str) -> None:
+        """A disabled operator can log in again (with its password as it was).
+        :class:`UnknownOperator` on an unknown name; nothing is recorded for
+        one that was not disabled."""
+        operator = await self.get(name)
+        if operator is None:
+            raise UnknownOperator(name)
+        if operator.disabled_at is None:
+            return
+
+        async def work(repos: Repositories) -> None:
+            if not await repos.operators.enable(name):
+                raise UnknownOperator(name)
+
+        await self._uow.run(work)
+        await self._security.record("operator.enabled", name, None, "enabled")
+
     async def _get(self, name: str) -> Operator | None:
         async def read(repos: Repositories) -> Operator | None:
             return await repos.operators.get(name)

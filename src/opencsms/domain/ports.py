@@ -409,6 +409,9 @@ class OperatorRepository(Protocol):
     async def disable(self, name: str, at: datetime) -> bool:
         """False when there is no such operator (an already disabled one keeps its time)."""
 
+    async def enable(self, name: str) -> bool:
+        """False when there is no such operator (an enabled one stays so)."""
+
     async def add_session(self, session: OperatorSession) -> None: ...
     async def get_session(self, session_id: str) -> OperatorSession | None: ...
     async def touch_session(self, session_id: str, at: datetime) -> None: ...

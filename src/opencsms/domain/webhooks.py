@@ -80,6 +80,7 @@ EVENT_TYPES = frozenset(
         "security.operator.created",
         "security.operator.password_changed",
         "security.operator.disabled",
+        "security.operator.enabled",
     }
 )
 """What a webhook may filter on (see :mod:`opencsms.domain.events`)."""

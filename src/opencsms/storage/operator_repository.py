@@ -103,6 +103,12 @@ class SqlOperatorRepository:
         )
         return True
 
+    async def enable(self, name: str) -> bool:
+        result = await self._conn.execute(
+            update(operators).where(operators.c.name == name).values(disabled_at=None)
+        )
+        return bool(result.rowcount > 0)
+
     async def add_session(self, session: OperatorSession) -> None:
         await self._conn.execute(
             insert(operator_sessions).values(
