@@ -132,7 +132,7 @@ class Services:
             authorization=AuthorizationService(uow),
             transactions=TransactionService(uow, events=events),
             metering=MeteringService(uow, events=events),
-            api_keys=ApiKeyService(uow),
+            api_keys=ApiKeyService(uow, security=security),
             fleet=FleetView(uow),
             commands=commands,
             firmware=FirmwareService(

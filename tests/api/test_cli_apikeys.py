@@ -1,5 +1,5 @@
 """``opencsms apikeys create`` makes the first key; it works against the API;
-``revoke`` ends it; ``list`` never shows a secret."""
+``revoke`` ends it; ``list`` never shows a secret; both are security events."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from integration.conftest import CentralFactory, api_client_for
+from opencsms.app import Services
 from opencsms.cli.main import app
+from opencsms.config import Settings
 from opencsms.domain.api_keys import PREFIX
 
 runner = CliRunner()
@@ -58,6 +60,20 @@ async def test_created_key_works_against_the_api(
         assert (await client.get("/api/v1/stations")).status_code == 401
     code, _ = await asyncio.to_thread(run, "apikeys", "revoke", key_id, "--data-dir", data_dir)
     assert code == 1
+
+    services = await Services.open(Settings(data_dir=Path(data_dir)))
+    try:
+        events = await services.security.recent()
+    finally:
+        await services.close()
+    said = [(e.kind, e.subject) for e in reversed(events)]
+    assert said == [  # the second revoke changed nothing: no event
+        ("api_key.created", "ops"),
+        ("api_key.created", "dashboard"),
+        ("api_key.revoked", "ops"),
+    ]
+    assert all(e.detail.endswith("(command line)") for e in events)
+    assert f"API key {key_id} (admin) revoked by " in events[0].detail
 
 
 @pytest.mark.parametrize("args", [["create", " "], ["create", "x", "--role", "root"]])

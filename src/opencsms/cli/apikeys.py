@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from opencsms.app import Services
-from opencsms.cli.local import on_local_database
+from opencsms.cli.local import local_user, on_local_database
 from opencsms.cli.options import DatabaseUrl, DataDir
 from opencsms.domain.api_keys import CreatedKey
 from opencsms.domain.model import ApiKey, ApiRole
@@ -36,7 +36,7 @@ def create(
     """Create a key and print it (shown only this once)."""
 
     async def work(services: Services) -> CreatedKey:
-        return await services.api_keys.create(name, role)
+        return await services.api_keys.create(name, role, by=local_user())
 
     try:
         created = on_local_database(data_dir, database_url, work)
@@ -77,7 +77,7 @@ def revoke(
     """Revoke a key: requests with it get 401 from then on."""
 
     async def work(services: Services) -> bool:
-        return await services.api_keys.revoke(key_id)
+        return await services.api_keys.revoke(key_id, by=local_user())
 
     if not on_local_database(data_dir, database_url, work):
         errors.print(f"[red]error:[/] no active API key {key_id!r}")

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
+import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -30,3 +32,13 @@ def on_local_database(
             await services.close()
 
     return asyncio.run(main())
+
+
+def local_user() -> str:
+    """Who ran the command, as a security event tells it: the command line
+    reaches the database directly, so there is no operator to name."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name for this uid (a bare container)
+        user = "unknown user"
+    return f"{user} on {socket.gethostname()} (command line)"

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from opencsms.domain.clock import Clock, utc_now
 from opencsms.domain.model import ApiKey, ApiRole
 from opencsms.domain.ports import Repositories, UnitOfWork
+from opencsms.domain.security_events import SecurityEventLog
 
 PREFIX = "ocsms_"
 _TOKEN = re.compile(r"ocsms_(?P<id>[0-9a-f]{16})_(?P<secret>[A-Za-z0-9_-]{43})")
@@ -48,12 +49,30 @@ class CreatedKey:
 
 
 class ApiKeyService:
-    def __init__(self, uow: UnitOfWork, clock: Clock = utc_now) -> None:
+    """Keys made and revoked here are security events (``api_key.created``,
+    ``api_key.revoked``) whoever asked: the CLI, the dashboard or a test."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        clock: Clock = utc_now,
+        security: SecurityEventLog | None = None,
+    ) -> None:
         self._uow = uow
         self._clock = clock
+        self._security = security
         self._touched: dict[str, datetime] = {}
 
-    async def create(self, name: str, role: ApiRole) -> CreatedKey:
+    async def _record(self, kind: str, key: ApiKey, remote: str | None, detail: str) -> None:
+        if self._security is not None:
+            detail = f"API key {key.id} ({key.role}) {detail}"
+            await self._security.record(kind, key.name, remote, detail)
+
+    async def create(
+        self, name: str, role: ApiRole, by: str | None = None, remote: str | None = None
+    ) -> CreatedKey:
+        """A new key; ``by`` (who asked, e.g. ``operator alice``) and ``remote``
+        only go into the security event."""
         name = name.strip()
         if not name or len(name) > 255:
             raise ValueError("an API key needs a name of 1 to 255 characters")
@@ -71,6 +90,7 @@ class ApiKeyService:
             await repos.api_keys.add(key)
 
         await self._uow.run(work)
+        await self._record("api_key.created", key, remote, _by("created", by))
         return CreatedKey(key, f"{PREFIX}{key_id}_{secret}")
 
     async def verify(self, token: str) -> ApiKey | None:
@@ -104,13 +124,20 @@ class ApiKeyService:
 
         await self._uow.run(work)
 
-    async def revoke(self, key_id: str) -> bool:
+    async def revoke(self, key_id: str, by: str | None = None, remote: str | None = None) -> bool:
+        """Revoke an active key; False when there is none (or it already was
+        revoked). ``by`` and ``remote`` as for :meth:`create`."""
         at = self._clock()
 
-        async def work(repos: Repositories) -> bool:
-            return await repos.api_keys.revoke(key_id, at)
+        async def work(repos: Repositories) -> ApiKey | None:
+            key = await repos.api_keys.get(key_id)
+            return key if key is not None and await repos.api_keys.revoke(key_id, at) else None
 
-        return await self._uow.run(work)
+        revoked = await self._uow.run(work)
+        if revoked is None:
+            return False
+        await self._record("api_key.revoked", revoked, remote, _by("revoked", by))
+        return True
 
     async def get(self, key_id: str) -> ApiKey | None:
         async def read(repos: Repositories) -> ApiKey | None:
@@ -123,3 +150,7 @@ class ApiKeyService:
             return await repos.api_keys.list()
 
         return await self._uow.read(read)
+
+
+def _by(done: str, by: str | None) -> str:
+    return done if by is None else f"{done} by {by}"

@@ -4,7 +4,8 @@ as ``security.<kind>`` (live stream, webhooks).
 
 Kinds in use: ``station.login_failed``, ``operator.login``,
 ``operator.login_failed``, ``operator.logout``, ``operator.created``,
-``operator.password_changed``, ``operator.disabled``, ``operator.enabled``.
+``operator.password_changed``, ``operator.disabled``, ``operator.enabled``,
+``api_key.created``, ``api_key.revoked`` (the subject: the key's name).
 ``subject`` is the
 station id or operator name; ``detail`` is a sentence and never holds a
 password or key.

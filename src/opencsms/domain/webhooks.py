@@ -81,6 +81,8 @@ EVENT_TYPES = frozenset(
         "security.operator.password_changed",
         "security.operator.disabled",
         "security.operator.enabled",
+        "security.api_key.created",
+        "security.api_key.revoked",
     }
 )
 """What a webhook may filter on (see :mod:`opencsms.domain.events`)."""

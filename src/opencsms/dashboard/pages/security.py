@@ -27,10 +27,7 @@ from opencsms.domain.webhooks import EVENT_TYPES
 router = APIRouter()
 
 PAGE_SIZE = 50
-KINDS = (
-    *sorted(t.removeprefix("security.") for t in EVENT_TYPES if t.startswith("security.")),
-    "api_key.revoked",
-)
+KINDS = tuple(sorted(t.removeprefix("security.") for t in EVENT_TYPES if t.startswith("security.")))
 """The kinds offered in the filter (see :mod:`opencsms.domain.security_events`)."""
 
 Context = Annotated[ApiContext, Depends(api_context)]
@@ -93,14 +90,9 @@ async def revoke_key(
     key = await ctx.services.api_keys.get(key_id)
     if key is None:
         raise HTTPException(404, f"No API key {key_id!r}.")
-    if key.revoked_at is None and await ctx.services.api_keys.revoke(key_id):
+    if key.revoked_at is None:
         remote = request.client.host if request.client else None
-        await ctx.services.security.record(
-            "api_key.revoked",
-            key.name,
-            remote,
-            f"API key {key.id} ({key.role}) revoked by operator {operator.operator}",
-        )
+        await ctx.services.api_keys.revoke(key_id, f"operator {operator.operator}", remote)
     accounts = await _accounts(ctx)
     fragment = render(request, "security_keys.html", accounts, nav="security")
     return _done(request, fragment)
