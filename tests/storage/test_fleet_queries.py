@@ -32,9 +32,14 @@ def power(watts: str, phase: str | None = None, unit: str = "W") -> SampledValue
     return SampledValue(watts, "Power.Active.Import", unit=unit, phase=phase)
 
 
+CURRENT = [("16", "L1"), ("16", "L2"), ("15", "L3")]
+"""(A, phase) of CP-A1's second car: (16 + 16 + 15) × 230 V = 10,810 W."""
+
+
 async def fleet(r: Repositories) -> None:
-    """Five stations: two charging (one reporting per phase), a faulted one,
-    one never booted, one with a finished session."""
+    """Five stations: two charging (one reporting per phase; one with a
+    second car whose station reports only current and voltage), a faulted
+    one, one never booted, one with a finished session."""
     makes = {
         "CP-A1": ("ACME", "Volt-22"),
         "CP-A2": ("ACME", "Volt-11"),
@@ -80,6 +85,15 @@ async def fleet(r: Repositories) -> None:
         [MeterValue(at(90), (power("1000", "L1"), power("1000", "L2"), power("1500", "L3")))],
         at(90),
     )
+    a1_2 = await r.transactions.create(
+        TransactionStart("CP-A1", 2, "T4", 0, at(0)), TagStatus.ACCEPTED
+    )
+    amps = [SampledValue(a, "Current.Import", unit="A", phase=p) for a, p in CURRENT]
+    volts = [SampledValue("230", "Voltage", unit="V", phase=f"{p}-N") for _, p in CURRENT]
+    await r.meter_values.add(
+        "CP-A1", 2, a1_2.id, [MeterValue(at(30), (SampledValue("1", "Current.Import"),))], at(30)
+    )  # superseded: no voltage, and older
+    await r.meter_values.add("CP-A1", 2, a1_2.id, [MeterValue(at(60), (*amps, *volts))], at(60))
     await r.meter_values.add("XY-9", 2, done.id, [MeterValue(at(60), (power("9000"),))], at(60))
     await r.transactions.finish(TransactionStop("XY-9", done.id, 100, at(100)), 100, False)
     await r.sites.put(Site("depot", "Depot"))
@@ -95,14 +109,20 @@ async def test_counts_and_power(uow: SqlUnitOfWork) -> None:
         "Available": 2,
         "Faulted": 2,  # connector 0 of CP-A1 is the station, not counted
     }
-    assert await uow.read(lambda r: r.fleet.active_transaction_count()) == 2
+    assert await uow.read(lambda r: r.fleet.active_transaction_count()) == 3
     readings = await uow.read(lambda r: r.fleet.latest_power())
-    got = sorted((v.station_id, v.value, v.unit, v.phase) for v in readings)
+    got = sorted((v.station_id, v.measurand[0], v.value, v.unit, v.phase) for v in readings)
     assert got == [  # CP-A1's 7000 W of a minute before is not its latest
-        ("CP-A1", "11.0", "kW", None),
-        ("CP-A2", "1000", "W", "L1"),
-        ("CP-A2", "1000", "W", "L2"),
-        ("CP-A2", "1500", "W", "L3"),
+        ("CP-A1", "C", "15", "A", "L3"),
+        ("CP-A1", "C", "16", "A", "L1"),
+        ("CP-A1", "C", "16", "A", "L2"),
+        ("CP-A1", "P", "11.0", "kW", None),
+        ("CP-A1", "V", "230", "V", "L1-N"),
+        ("CP-A1", "V", "230", "V", "L2-N"),
+        ("CP-A1", "V", "230", "V", "L3-N"),
+        ("CP-A2", "P", "1000", "W", "L1"),
+        ("CP-A2", "P", "1000", "W", "L2"),
+        ("CP-A2", "P", "1500", "W", "L3"),
     ]
     only = await uow.read(lambda r: r.fleet.latest_power(["CP-A2", "XY-9"]))
     assert {v.station_id for v in only} == {"CP-A2"}
@@ -113,12 +133,13 @@ async def test_the_overview_sums_power_in_watts_a_total_or_its_phases(uow: SqlUn
     await uow.run(fleet)
     overview = FleetOverview(uow)
     summary = await overview.summary(online_ids=["CP-A1"])
-    # CP-A1: 11.0 kW (its total); CP-A2: no total, so L1 + L2 + L3 = 3,500 W
-    assert summary.power_w == 14_500.0
+    # CP-A1: 11.0 kW (its total) + 10,810 W (current × voltage);
+    # CP-A2: no total, so L1 + L2 + L3 = 3,500 W
+    assert summary.power_w == 25_310.0
     assert (summary.stations, summary.online, summary.offline) == (5, 1, 4)
     page = await overview.stations(StationQuery(), 10, None, online_ids=["CP-A1"])
     assert {row.station.id: row.power_w for row in page.rows} == {
-        "CP-A1": 11_000.0,
+        "CP-A1": 21_810.0,
         "CP-A2": 3_500.0,
         "CP-B1": None,
         "CP-C1": None,

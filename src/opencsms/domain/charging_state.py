@@ -28,7 +28,7 @@ Preconditions and choices:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 
@@ -52,10 +52,11 @@ class ChargingState(StrEnum):
 
 
 def _number(sample: SampledValue) -> float | None:
-    return _reading(sample.value, sample.format)
+    return number_of(sample.value, sample.format)
 
 
-def _reading(text: str, format: str | None) -> float | None:
+def number_of(text: str, format: str | None) -> float | None:
+    """A sample's value as a finite number; None for signed data or non-numbers."""
     if format == "SignedData":
         return None
     try:
@@ -74,7 +75,7 @@ def in_base_units(
     text: str, unit: str | None, format: str | None, base: str, kilo: str
 ) -> float | None:
     """:func:`scaled` of a sample's raw fields."""
-    value = _reading(text, format)
+    value = number_of(text, format)
     if value is None:
         return None
     unit = unit or base
@@ -120,13 +121,26 @@ def power_w(transaction: Transaction, samples: Sequence[StoredMeterValue]) -> fl
         return 0.0
     readings = _latest(samples, POWER)
     if readings:
-        values = [(s.sample.phase, scaled(s.sample, "W", "kW")) for s in readings]
-        total = [v for phase, v in values if phase is None and v is not None]
-        if total:
-            return total[-1]
-        phases = [v for _, v in values if v is not None]
-        return sum(phases) if phases else None
+        return total_or_phases(
+            (s.sample.phase, watts)
+            for s in readings
+            if (watts := scaled(s.sample, "W", "kW")) is not None
+        )
     return _power_from_current(samples)
+
+
+def total_or_phases(watts: Iterable[tuple[str | None, float]]) -> float | None:
+    """One power reading's (phase, W) samples as W: its total (the sample
+    without a phase; the last one when several) if it has one, else the sum
+    of its phases; None when there is no sample."""
+    total: float | None = None
+    phases: float | None = None
+    for phase, value in watts:
+        if phase is None:
+            total = value
+        else:
+            phases = value if phases is None else phases + value
+    return total if total is not None else phases
 
 
 def _power_from_current(samples: Sequence[StoredMeterValue]) -> float | None:
@@ -140,21 +154,30 @@ def _power_from_current(samples: Sequence[StoredMeterValue]) -> float | None:
             volts = _number(stored.sample)
             if volts is not None:
                 voltages[stored.sample.phase] = volts
+    amps = [(s.sample.phase, a) for s in currents if (a := _number(s.sample)) is not None]
+    return current_times_voltage(amps, voltages)
+
+
+def current_times_voltage(
+    amps: Iterable[tuple[str | None, float]], voltages: Mapping[str | None, float]
+) -> float | None:
+    """Power in W from one reading's currents (phase, A) and voltages (by
+    phase): each current times the voltage of its phase (``L1`` also takes
+    ``L1-N`` or a voltage without a phase; a current without a phase takes
+    the only voltage there is). None when no current found its voltage."""
     if not voltages:
         return None
     total = 0.0
     matched = False
-    for stored in currents:
-        amps = _number(stored.sample)
-        phase = stored.sample.phase
+    for phase, current in amps:
         volts = voltages.get(phase)
         if volts is None and phase is not None:
             volts = voltages.get(f"{phase}-N", voltages.get(None))
         if volts is None and phase is None and len(voltages) == 1:
             volts = next(iter(voltages.values()))
-        if amps is None or volts is None:
+        if volts is None:
             continue
-        total += amps * volts
+        total += current * volts
         matched = True
     return total if matched else None
 

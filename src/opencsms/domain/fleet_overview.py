@@ -19,7 +19,15 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from opencsms.domain.charging_state import in_base_units
+from opencsms.domain.charging_state import (
+    CURRENT,
+    POWER,
+    VOLTAGE,
+    current_times_voltage,
+    in_base_units,
+    number_of,
+    total_or_phases,
+)
 from opencsms.domain.model import ConnectorStatus, PowerReading, ProvisioningItem, Station
 from opencsms.domain.ports import Repositories, StationQuery, UnitOfWork
 from opencsms.domain.smart_charging.records import ProfileRecord
@@ -211,18 +219,31 @@ async def _offline(repos: Repositories, connected: frozenset[str], limit: int) -
 
 
 def _power_by_transaction(readings: Sequence[PowerReading]) -> dict[int, float]:
-    """Each transaction's power in W from its latest power reading: the total
-    when one was reported, else the sum of the phases (as
-    :func:`~opencsms.domain.charging_state.power_w` reads it). One pass: the
-    fleet's power now sums thousands of readings."""
-    totals: dict[int, float] = {}
-    phases: dict[int, float] = {}
-    for reading in readings:
-        watts = in_base_units(reading.value, reading.unit, reading.format, "W", "kW")
-        if watts is None:
-            continue
-        if reading.phase is None:
-            totals[reading.transaction_id] = watts
-        else:
-            phases[reading.transaction_id] = phases.get(reading.transaction_id, 0.0) + watts
-    return phases | totals
+    """Each transaction's power in W as
+    :func:`~opencsms.domain.charging_state.power_w` reads it: from its latest
+    power reading (the total, else the sum of the phases), or else current
+    times voltage. One pass over the samples: the fleet's power now reads
+    thousands."""
+    watts: dict[int, list[tuple[str | None, float]]] = defaultdict(list)
+    amps: dict[int, list[tuple[str | None, float]]] = defaultdict(list)
+    volts: dict[int, dict[str | None, float]] = defaultdict(dict)
+    for r in readings:
+        if r.measurand == POWER:
+            value = in_base_units(r.value, r.unit, r.format, "W", "kW")
+            if value is not None:
+                watts[r.transaction_id].append((r.phase, value))
+        elif (value := number_of(r.value, r.format)) is not None:
+            if r.measurand == CURRENT:
+                amps[r.transaction_id].append((r.phase, value))
+            elif r.measurand == VOLTAGE:
+                volts[r.transaction_id][r.phase] = value
+    power: dict[int, float] = {}
+    for transaction_id in watts.keys() | amps.keys():
+        found = (
+            total_or_phases(watts[transaction_id])
+            if transaction_id in watts
+            else current_times_voltage(amps[transaction_id], volts.get(transaction_id, {}))
+        )
+        if found is not None:
+            power[transaction_id] = found
+    return power

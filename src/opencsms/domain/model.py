@@ -123,12 +123,14 @@ class StoredMeterValue:
 
 
 class PowerReading(NamedTuple):
-    """One ``Power.Active.Import`` sample of an active session's latest power
-    reading: only what a sum of power needs (the fleet's power now reads
-    thousands at once)."""
+    """One sample of an active session's latest power reading (its
+    ``Power.Active.Import`` samples, or for a session without one its latest
+    ``Current.Import`` and ``Voltage`` samples): only what a sum of power
+    needs, as the fleet's power now reads thousands at once."""
 
     station_id: str
     transaction_id: int
+    measurand: str
     phase: str | None
     value: str
     unit: str | None

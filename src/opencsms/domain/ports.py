@@ -571,7 +571,9 @@ class FleetQueryRepository(Protocol):
     ) -> builtins.list[PowerReading]:
         """The ``Power.Active.Import`` samples of every active transaction (of
         ``station_ids`` when given) taken at its latest power reading time
-        (every phase of that reading), one query however long the sessions."""
+        (every phase of that reading); for a transaction without one, its
+        ``Current.Import`` and ``Voltage`` samples at its latest current
+        reading time. One query however long the sessions."""
 
     async def search(
         self,

@@ -5,9 +5,10 @@ with 10 stations or 10,000:
 
 * counts are aggregates (``count(*)``, ``GROUP BY status``), never rows;
 * power now reads, per active transaction, only the samples at its latest
-  ``Power.Active.Import`` reading time: the correlated subquery walks the
-  ``(transaction_id, timestamp)`` index backwards and stops at the first
-  power sample;
+  ``Power.Active.Import`` reading time (or, for a station that reports no
+  power, its latest ``Current.Import`` and ``Voltage``): the correlated
+  subquery walks the ``(transaction_id, timestamp)`` index backwards and
+  stops at the first such sample;
 * the station list walks the primary key in id order from the page cursor
   and stops after ``limit`` matches. The text filter is a case-insensitive
   substring (``lower(x) LIKE '%q%'``): no index can serve a substring, but
@@ -23,9 +24,9 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, union_all
 
-from opencsms.domain.charging_state import POWER
+from opencsms.domain.charging_state import CURRENT, POWER, VOLTAGE
 from opencsms.domain.model import (
     ConnectorStatus,
     PowerReading,
@@ -218,32 +219,67 @@ def _latest_power(station_ids: list[str] | None) -> Any:
     """Active transactions first (a MATERIALIZED CTE, so the planner cannot
     turn it into a scan of every meter value), each with the time of its
     latest power sample (the ``(transaction_id, timestamp)`` index walked
-    backwards); then the samples at exactly that time, by the same index,
-    only the columns of a :class:`PowerReading` (a fleet's worth of full
-    rows took longer to decode than to find)."""
+    backwards) and, only for one without a power sample, of its latest
+    current sample; then the samples at exactly those times, by the same
+    index, only the columns of a :class:`PowerReading` (a fleet's worth of
+    full rows took longer to decode than to find)."""
     t = transactions.c
-    latest = meter_values.alias("latest")
-    latest_at = (
-        select(latest.c.timestamp)
-        .where(latest.c.transaction_id == t.id, latest.c.measurand == POWER)
-        .order_by(latest.c.timestamp.desc())
-        .limit(1)
-        .correlate(transactions)
-        .scalar_subquery()
-    )
-    active = select(t.id.label("transaction_id"), latest_at.label("at")).where(
+    active = select(t.id.label("transaction_id"), _latest_at(POWER, t.id).label("at")).where(
         t.stopped_at.is_(None)
     )
     if station_ids is not None:
         active = active.where(t.station_id.in_(station_ids))
     readings = active.cte("readings").prefix_with("MATERIALIZED")
+    # a CTE of its own, so the current's probe runs only where power found nothing
+    currents = (
+        select(
+            readings.c.transaction_id,
+            _latest_at(CURRENT, readings.c.transaction_id).label("at"),
+        )
+        .where(readings.c.at.is_(None))
+        .cte("currents")
+        .prefix_with("MATERIALIZED")
+    )
     mv = meter_values.c
-    return (
-        select(mv.station_id, mv.transaction_id, mv.phase, mv.value, mv.unit, mv.format)
+    columns = (
+        mv.station_id,
+        mv.transaction_id,
+        mv.measurand,
+        mv.phase,
+        mv.value,
+        mv.unit,
+        mv.format,
+    )
+    power = (
+        select(*columns)
         .select_from(readings)
         .join(
             meter_values,
             and_(mv.transaction_id == readings.c.transaction_id, mv.timestamp == readings.c.at),
         )
         .where(mv.measurand == POWER)
+    )
+    current = (
+        select(*columns)
+        .select_from(currents)
+        .join(
+            meter_values,
+            and_(mv.transaction_id == currents.c.transaction_id, mv.timestamp == currents.c.at),
+        )
+        .where(mv.measurand.in_((CURRENT, VOLTAGE)))
+    )
+    return union_all(power, current)
+
+
+def _latest_at(measurand: str, transaction_id: Any) -> Any:
+    """The time of the latest ``measurand`` sample of ``transaction_id`` (a
+    column of the enclosing query)."""
+    latest = meter_values.alias("latest")
+    return (
+        select(latest.c.timestamp)
+        .where(latest.c.transaction_id == transaction_id, latest.c.measurand == measurand)
+        .order_by(latest.c.timestamp.desc())
+        .limit(1)
+        .correlate_except(latest)
+        .scalar_subquery()
     )
