@@ -90,9 +90,8 @@ async def revoke_key(
     key = await ctx.services.api_keys.get(key_id)
     if key is None:
         raise HTTPException(404, f"No API key {key_id!r}.")
-    if key.revoked_at is None:
-        remote = request.client.host if request.client else None
-        await ctx.services.api_keys.revoke(key_id, f"operator {operator.operator}", remote)
+    remote = request.client.host if request.client else None
+    await ctx.services.api_keys.revoke(key_id, f"operator {operator.operator}", remote)
     accounts = await _accounts(ctx)
     fragment = render(request, "security_keys.html", accounts, nav="security")
     return _done(request, fragment)
