@@ -9,7 +9,9 @@ that server and dropped after) with a fleet of ``--stations`` stations,
 then starts a real :class:`~opencsms.app.CentralSystem` on it (HTTPS, ports
 0), creates an operator, logs in through the login form (httpx) and times
 GETs of the dashboard's pages: ``--requests`` each after a warm-up of 3,
-one at a time, median and p90 of the client-side round trip. The baseline
+one at a time, median and p90 of the client-side round trip; then the
+fleet cards asked for by ``--viewers`` pages at once (as after a live
+event), the time until all are answered. The baseline
 is ``GET /api/v1/stations?limit=50`` with an API key, in the same run on
 the same server. With ``--compare-small`` the same is done for a fleet of
 1,000 in the same run, and each page's median at N over its median at
@@ -357,6 +359,24 @@ async def timed(client: httpx.AsyncClient, name: str, path: str, requests: int) 
     return Timing(name, statistics.median(times), p90, size)
 
 
+async def together(
+    client: httpx.AsyncClient, name: str, path: str, viewers: int, rounds: int
+) -> Timing:
+    """``viewers`` GETs of ``path`` at once, as open pages do after one live
+    event; the time until all are answered, median over ``rounds``."""
+    times: list[float] = []
+    size = 0
+    for _ in range(rounds + 1):  # the first round warms up
+        started = time.perf_counter()
+        responses = await asyncio.gather(*(client.get(path) for _ in range(viewers)))
+        times.append((time.perf_counter() - started) * 1000)
+        assert all(r.status_code == 200 for r in responses), path
+        size = len(responses[0].content)
+    times = times[1:]
+    p90 = statistics.quantiles(times, n=10)[8] if len(times) > 1 else times[0]
+    return Timing(name, statistics.median(times), p90, size)
+
+
 async def log_in(client: httpx.AsyncClient, name: str) -> None:
     """The login form, as a browser fills it in."""
     form = await client.get("/dashboard/login")
@@ -429,6 +449,15 @@ async def _serve_and_time(
             results = [await timed(api, *BASELINE, args.requests)]
             for name, path in pages(fleet):
                 results.append(await timed(page, name, path, args.requests))
+            results.append(
+                await together(
+                    page,
+                    f"fleet cards, {args.viewers} viewers at once",
+                    "/dashboard/fleet/cards",
+                    args.viewers,
+                    max(3, args.requests // 2),
+                )
+            )
             return results
     finally:
         await central.stop()
@@ -496,6 +525,9 @@ def main() -> None:
     parser.add_argument("--stations", type=int, default=10_000)
     parser.add_argument("--compare-small", action="store_true", help="also N = 1,000")
     parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument(
+        "--viewers", type=int, default=10, help="pages asking for the cards at once"
+    )
     parser.add_argument("--hours", type=int, default=2, help="of minute samples per session")
     parser.add_argument("--database-url", help="PostgreSQL server; a fresh database is made")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")

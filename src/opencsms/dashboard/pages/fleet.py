@@ -30,8 +30,9 @@ from fastapi.responses import HTMLResponse
 
 from opencsms.api.context import ApiContext, api_context
 from opencsms.dashboard.auth import Viewer
+from opencsms.dashboard.single_flight import SingleFlight
 from opencsms.dashboard.templating import render
-from opencsms.domain.fleet_overview import CONNECTOR_STATUSES, FleetOverview
+from opencsms.domain.fleet_overview import CONNECTOR_STATUSES, FleetOverview, FleetSummary
 from opencsms.domain.ports import StationQuery
 
 router = APIRouter()
@@ -104,8 +105,14 @@ async def _table(ctx: ApiContext, form: Filters, after: str | None) -> dict[str,
     }
 
 
-async def _cards(ctx: ApiContext) -> dict[str, Any]:
-    summary = await FleetOverview(ctx.services.uow).summary(ctx.registry.connected())
+async def _cards(request: Request, ctx: ApiContext) -> dict[str, Any]:
+    """The cards, read once for all the pages that ask at the same moment."""
+    state = request.app.state
+    shared: SingleFlight[FleetSummary] | None = getattr(state, "fleet_summary", None)
+    if shared is None:
+        shared = state.fleet_summary = SingleFlight()
+    overview = FleetOverview(ctx.services.uow)
+    summary = await shared.get(lambda: overview.summary(ctx.registry.connected()))
     return {"summary": summary, "live_cards": LIVE_CARDS}
 
 
@@ -138,7 +145,7 @@ async def fleet_page(
     form, error = _filters(q, online, status, site)
     code = 422 if error else 200
     page = {**await _table(ctx, form, after), "form": form, "error": error}
-    page.update(await _cards(ctx))
+    page.update(await _cards(request, ctx))
     page.update(await _problems(ctx))
     page["sites"] = await FleetOverview(ctx.services.uow).sites()
     page["statuses"] = CONNECTOR_STATUSES
@@ -163,7 +170,7 @@ async def fleet_table(
 
 @router.get("/fleet/cards", response_class=HTMLResponse)
 async def fleet_cards(request: Request, operator: Viewer, ctx: Context) -> HTMLResponse:
-    return render(request, "fleet_cards.html", await _cards(ctx), nav="fleet")
+    return render(request, "fleet_cards.html", await _cards(request, ctx), nav="fleet")
 
 
 @router.get("/fleet/problems", response_class=HTMLResponse)
