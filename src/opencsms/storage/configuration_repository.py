@@ -16,8 +16,9 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select
 
-from opencsms.domain.model import ConfigurationEntry, ProvisioningItem, ProvisioningState
+from opencsms.domain.model import ConfigurationEntry, ProvisioningItem
 from opencsms.storage.pending import Executor, upsert
+from opencsms.storage.rows import provisioning_item_from_row
 from opencsms.storage.tables import provisioning, station_configuration
 
 _ENTRY_COLUMNS = ["station_id", "key", "value", "readonly", "reported_at"]
@@ -91,15 +92,4 @@ class SqlConfigurationRepository:
         result = await self._conn.execute(
             select(provisioning).where(c.station_id == station_id).order_by(c.key)
         )
-        return [
-            ProvisioningItem(
-                station_id=row.station_id,
-                key=row.key,
-                desired_value=row.desired_value,
-                state=ProvisioningState(row.state),
-                attempts=row.attempts,
-                updated_at=row.updated_at,
-                detail=row.detail,
-            )
-            for row in result
-        ]
+        return [provisioning_item_from_row(row) for row in result]

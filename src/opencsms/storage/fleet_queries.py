@@ -40,6 +40,7 @@ from opencsms.storage.charging_repository import profile_from_row
 from opencsms.storage.pending import Executor, PendingRows
 from opencsms.storage.rows import (
     connector_status_from_row,
+    provisioning_item_from_row,
     station_from_row,
 )
 from opencsms.storage.smart_charging_repository import in_batches
@@ -191,18 +192,7 @@ class SqlFleetQueries:
             .order_by(c.updated_at.desc(), c.station_id, c.key)
             .limit(limit)
         )
-        return [
-            ProvisioningItem(
-                station_id=row.station_id,
-                key=row.key,
-                desired_value=row.desired_value,
-                state=ProvisioningState(row.state),
-                attempts=row.attempts,
-                updated_at=row.updated_at,
-                detail=row.detail,
-            )
-            for row in result
-        ]
+        return [provisioning_item_from_row(row) for row in result]
 
     async def profile_failures(self, limit: int) -> builtins.list[ProfileRecord]:
         c = charging_profiles.c

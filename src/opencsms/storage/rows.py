@@ -14,6 +14,8 @@ from opencsms.domain.model import (
     ConnectorStatus,
     IdTag,
     OrphanStop,
+    ProvisioningItem,
+    ProvisioningState,
     SampledValue,
     Station,
     StationInfo,
@@ -132,4 +134,16 @@ def stored_meter_value_from_row(row: Row[Any]) -> StoredMeterValue:
             location=m["location"],
             format=m["format"],
         ),
+    )
+
+
+def provisioning_item_from_row(row: Row[Any]) -> ProvisioningItem:
+    return ProvisioningItem(
+        station_id=row.station_id,
+        key=row.key,
+        desired_value=row.desired_value,
+        state=ProvisioningState(row.state),
+        attempts=row.attempts,
+        updated_at=row.updated_at,
+        detail=row.detail,
     )
